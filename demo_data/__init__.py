@@ -1,0 +1,1 @@
+"""Demo source data: the schema the reports read and a deterministic generator."""

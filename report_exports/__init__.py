@@ -1,0 +1,1 @@
+"""Report Exports: shared domain code (settings, errors, documents, CLI)."""

@@ -1,0 +1,79 @@
+"""The one place settings are read: environment variables prefixed ``REPORT_EXPORTS_``.
+
+Every field has a default that needs no set-up: all state lives under ``var_dir``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; read once per process with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="REPORT_EXPORTS_", extra="ignore")
+
+    enabled: bool = Field(True, description="Feature flag of the VerifyHuman seed.")
+    var_dir: Path = Field(
+        PROJECT_ROOT / "var", description="Directory that holds every piece of local state."
+    )
+    database_url: str = Field(
+        "", description="Job store SQLAlchemy URL; empty means SQLite at var/jobs.db."
+    )
+    source_url: str = Field(
+        "", description="Source data SQLAlchemy URL; empty means the demo SQLite at var/demo.db."
+    )
+    storage_url: str = Field(
+        "", description="Where parts and files go (local path or s3://); empty means var/files."
+    )
+    source_reader: str = Field(
+        "auto", description="How chunks are read: auto, adbc or sqlalchemy."
+    )
+    chunk_rows: int = Field(250_000, ge=1, description="Target rows per extracted chunk.")
+    chunk_workers: int = Field(2, ge=1, description="Threads that extract chunks in parallel.")
+    extract_retries: int = Field(3, ge=0, description="Retries of a chunk on transient errors.")
+    extract_retry_delay_seconds: float = Field(
+        1.0, ge=0, description="Base of the exponential backoff between chunk retries."
+    )
+    pdf_table_rows: int = Field(
+        100, ge=1, le=2000, description="Most rows a PDF table shows (PDFs are summaries)."
+    )
+    xlsx_max_rows_per_sheet: int = Field(
+        1_048_576, ge=2, le=1_048_576, description="Rows per sheet, header included."
+    )
+    retention_hours: float = Field(24.0, gt=0, description="How long a published file is kept.")
+    demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
+    prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> Settings:
+        self.var_dir = self.var_dir.resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'jobs.db'}"
+        if not self.source_url:
+            self.source_url = f"sqlite:///{self.var_dir / 'demo.db'}"
+        if not self.storage_url:
+            self.storage_url = str(self.var_dir / "files")
+        return self
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space for files being rendered before publication."""
+        return self.var_dir / "tmp"
+
+    @property
+    def prefect_home(self) -> Path:
+        """PREFECT_HOME for every process we start: inside var/, never the user's home."""
+        return self.var_dir / "prefect"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (call ``get_settings.cache_clear()`` after changing env)."""
+    return Settings()
