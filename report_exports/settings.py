@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     retention_hours: float = Field(24.0, gt=0, description="How long a published file is kept.")
     demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
     prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
+    prefect_api_url: str = Field(
+        "",
+        validation_alias="PREFECT_API_URL",
+        description="An existing Prefect server to use; empty means we start one on prefect_port.",
+    )
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

@@ -1,1 +1,1 @@
-"""storage package."""
+"""Where staging parts and published files live: an fsspec filesystem chosen by URL."""

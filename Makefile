@@ -1,0 +1,35 @@
+# Every target bootstraps the virtual environment it needs (idempotent).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv demo test test-fast lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv with pinned dependencies
+
+demo: $(STAMP) ## Generate demo data and run a real export of each format
+	$(BIN)/report-exports demo
+
+test: $(STAMP) ## Run the whole suite (postgres tests need REPORT_EXPORTS_TEST_POSTGRES_URL)
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## The suite without slow-marked tests
+	$(BIN)/pytest -m "not slow"
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data
+
+clean: ## Remove local state (var/) and the virtual environment
+	-$(BIN)/report-exports prefect-server --stop 2>/dev/null
+	rm -rf var $(VENV)

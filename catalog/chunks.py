@@ -1,0 +1,104 @@
+"""Chunks: the value objects a plan splits an export into, and the planning arithmetic.
+
+A chunk is a half-open window ``[start, end)`` over a timestamp column, or a half-open
+range ``[start, end)`` over an integer key. Consecutive chunks share a boundary, so every
+row falls into exactly one chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of extraction, named stably for task-run names and staging keys."""
+
+    index: int
+    start: datetime | int
+    end: datetime | int
+    estimated_rows: int
+
+    @property
+    def name(self) -> str:
+        """A readable, stable name: ``0003_2025-12-08T00.00..2025-12-15T00.00``."""
+        return f"{self.index:04d}_{_label(self.start)}..{_label(self.end)}"
+
+
+def _label(value: datetime | int) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H.%M.%S").removesuffix(".00").removesuffix(".00")
+    return str(value)
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of ``day`` (naive UTC)."""
+    return datetime.combine(day, time.min)
+
+
+def plan_time_windows(day_counts: Iterable[tuple[date, int]], start: datetime, end: datetime,
+                      target_rows: int) -> list[Chunk]:
+    """Split ``[start, end)`` into contiguous windows of about ``target_rows`` rows each.
+
+    ``day_counts`` are estimated rows per calendar day (days without rows may be absent).
+    Whole days are packed together; a day bigger than the target is cut into equal parts.
+    """
+    if end <= start:
+        raise ValueError("the window must end after it starts")
+    counts = {d: n for d, n in day_counts if n > 0}
+    chunks: list[Chunk] = []
+    window_start, pending = start, 0
+
+    def close(at: datetime, rows: int) -> None:
+        nonlocal window_start, pending
+        if at > window_start:
+            chunks.append(Chunk(len(chunks), window_start, at, rows))
+            window_start, pending = at, 0
+
+    day = start.date()
+    while day_start(day) < end:
+        lo, hi = max(day_start(day), start), min(day_start(day + timedelta(days=1)), end)
+        rows = counts.get(day, 0)
+        if rows > target_rows:
+            close(lo, pending)
+            parts = math.ceil(rows / target_rows)
+            step = max((hi - lo) / parts, timedelta(seconds=1))
+            cut = lo
+            for _ in range(parts - 1):
+                cut = _whole_second(cut + step)
+                if cut >= hi:
+                    break
+                close(cut, rows // parts)
+            pending = rows // parts
+        elif pending and pending + rows > target_rows:
+            close(lo, pending)
+            pending = rows
+        else:
+            pending += rows
+        day += timedelta(days=1)
+    close(end, pending)
+    return chunks
+
+
+def _whole_second(value: datetime) -> datetime:
+    return value.replace(microsecond=0)
+
+
+def plan_key_ranges(min_key: int | None, max_key: int | None, total_rows: int,
+                    target_rows: int) -> list[Chunk]:
+    """Split keys ``[min_key, max_key]`` into ranges of about ``target_rows`` rows each."""
+    if min_key is None or max_key is None or total_rows <= 0:
+        return [Chunk(0, 0, 1, 0)]
+    parts = max(1, math.ceil(total_rows / target_rows))
+    span = max_key - min_key + 1
+    step = max(1, math.ceil(span / parts))
+    chunks: list[Chunk] = []
+    lo = min_key
+    while lo <= max_key:
+        hi = min(lo + step, max_key + 1)
+        chunks.append(Chunk(len(chunks), lo, hi, round(total_rows * (hi - lo) / span)))
+        lo = hi
+    return chunks

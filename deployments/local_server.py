@@ -1,0 +1,95 @@
+"""The local Prefect server of the embedded stack: started once, shared by every process.
+
+Nothing here imports prefect: the environment (PREFECT_HOME, PREFECT_API_URL) must be set
+before prefect is first imported in a process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from report_exports.settings import Settings, get_settings
+
+
+def prefect_environment(settings: Settings, api_url: str | None = None) -> dict[str, str]:
+    """Environment variables every process of the stack runs with."""
+    env = {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    }
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """True when a Prefect server answers its health check at ``api_url``."""
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Popen[bytes]:
+    """Start ``prefect server start`` on loopback in the background; it outlives the caller."""
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
+    env = {**prefect_environment(settings), **os.environ,
+           "PREFECT_HOME": str(settings.prefect_home)}
+    env.pop("PREFECT_API_URL", None)
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+
+
+def ensure_prefect_server(settings: Settings | None = None, *, wait_seconds: float = 90) -> str:
+    """The API URL of a healthy Prefect server, starting ours if none is configured.
+
+    Also exports PREFECT_HOME / PREFECT_API_URL into this process's environment so that
+    prefect, imported afterwards, talks to that server instead of a temporary one.
+    """
+    settings = settings or get_settings()
+    api_url = settings.prefect_api_url or f"http://127.0.0.1:{settings.prefect_port}/api"
+    if not is_healthy(api_url):
+        if settings.prefect_api_url:
+            raise RuntimeError(f"the Prefect server at {api_url} does not answer")
+        process = start_server(settings, settings.prefect_port,
+                               settings.var_dir / "log" / "prefect-server.log")
+        (settings.var_dir / "prefect-server.pid").write_text(str(process.pid))
+        deadline = time.monotonic() + wait_seconds
+        while not is_healthy(api_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the Prefect server did not start; see {settings.var_dir}/log/prefect-server.log")
+            time.sleep(0.5)
+    for name, value in prefect_environment(settings).items():
+        os.environ.setdefault(name, value)  # an operator's own choice wins
+    os.environ["PREFECT_API_URL"] = api_url
+    return api_url
+
+
+def stop_server(settings: Settings | None = None) -> bool:
+    """Stop the server this project started (if its pid file is there)."""
+    settings = settings or get_settings()
+    pid_file = settings.var_dir / "prefect-server.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text())
+    pid_file.unlink()
+    try:
+        os.killpg(pid, 15)
+    except ProcessLookupError:
+        return False
+    return True

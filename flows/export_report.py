@@ -1,0 +1,52 @@
+"""export-report: one flow run turns one export job into one published file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, tags, unmapped
+from prefect.runtime import flow_run as current_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.job_hooks import job_cancelled, job_crashed, job_failed
+from jobstore.store import job_engine, mark_running
+from report_exports.errors import ExportError
+from report_exports.settings import get_settings
+from storage.files import default_storage
+from tasks.extract import DONE_MARKER, chunk_prefix, extract
+from tasks.job_context import load_context
+from tasks.merge import merge
+from tasks.plan import plan
+from tasks.publish import publish
+from tasks.record import record
+from tasks.render import render
+
+
+@flow(name="export-report", flow_run_name="export job {job_id}",
+      task_runner=ThreadPoolTaskRunner(max_workers=get_settings().chunk_workers),
+      on_failure=[job_failed], on_crashed=[job_crashed], on_cancellation=[job_cancelled],
+      persist_result=False, log_prints=True)
+def export_report(job_id: int) -> dict[str, Any]:
+    """plan → extract.map(chunks) → merge → render → publish → record."""
+    ctx = load_context(job_id)
+    job = ctx.ref
+    with tags(f"account:{ctx.account_id}", f"report:{job.report_type}", f"format:{job.format}"):
+        export_plan = plan(job)
+        _start(job_id, len(export_plan.chunks), _already_done(job_id, export_plan.chunks))
+        parts = extract.map(unmapped(job), export_plan.chunks, unmapped(export_plan.outputs))
+        merged = merge(job, export_plan, parts.result())
+        rendered = render(job, merged)
+        published = publish(job, rendered)
+        return record(job, published)
+
+
+def _already_done(job_id: int, chunks: Any) -> int:
+    storage = default_storage()
+    return sum(storage.exists(f"{chunk_prefix(job_id, c)}/{DONE_MARKER}") for c in chunks)
+
+
+def _start(job_id: int, total: int, done: int) -> None:
+    run_id = current_run.id
+    if not mark_running(job_engine(), job_id, flow_run_id=str(run_id) if run_id else None,
+                        parts_total=total, parts_done=done):
+        raise ExportError(f"job {job_id} was cancelled or has finished; not running it again")

@@ -1,0 +1,165 @@
+"""The ``report-exports`` command line: exports without the API, demo data, the demo."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from catalog.registry import CATALOGS, ExportRequest, find_report, validate_request
+from report_exports.errors import ValidationError
+from report_exports.settings import get_settings
+
+app = typer.Typer(help="Report Exports: reliable background exports as CSV, Excel or PDF.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _pairs(items: list[str], option: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"{option} takes key=value, got {item!r}", field=option)
+        out[key] = _value(raw)
+    return out
+
+
+def build_params(surface: str, *, env: str | None, date_from: str | None, date_to: str | None,
+                 start_time: str | None, end_time: str | None, params: list[str],
+                 search: list[str], sort: str | None, order: str | None) -> dict[str, Any]:
+    """The request body of the report's surface from command-line options."""
+    body: dict[str, Any] = _pairs(params, "--param")
+    if surface == "verifyhuman":
+        body |= {k: v for k, v in (("env", env), ("from", date_from), ("to", date_to)) if v}
+    elif surface == "webhooks":
+        body |= {k: v for k, v in (("start_time", start_time), ("end_time", end_time)) if v}
+    elif surface == "hienergy":
+        found = _pairs(search, "--search")
+        if date_from:
+            found["from"] = date_from
+        if date_to:
+            found["to"] = date_to
+        if found:
+            body["search_params"] = found
+        index = {k: v for k, v in (("sort", sort), ("order", order)) if v}
+        if index:
+            body["index_params"] = index
+    return body
+
+
+def _run(request: ExportRequest, account: int) -> None:
+    from demo_data.generate import ensure_demo_source
+    from deployments.local_server import ensure_prefect_server
+    from report_exports.local_run import file_location, run_export_locally
+
+    settings = get_settings()
+    ensure_demo_source(settings.source_url, settings.demo_rows)
+    with console.status("Connecting to the Prefect server…"):
+        api_url = ensure_prefect_server(settings)
+    console.print(f"Prefect API: {api_url}")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} parts"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(f"{request.report.name} → {request.format}", total=None)
+
+        def progress(job: Any) -> None:
+            bar.update(task, completed=job.parts_done, total=job.parts_total)
+
+        job = run_export_locally(request, account, on_progress=progress)
+    if job.state != "succeeded":
+        err.print(f"[red]Export job {job.id} {job.state}: {job.error_message}")
+        raise typer.Exit(1)
+    console.print(f"[green]Export job {job.id} succeeded[/]: {job.row_count:,} rows, "
+                  f"{job.file_size_bytes:,} bytes, sha256 {job.sha256[:12]}…")
+    console.print(file_location(job))
+
+
+@app.command()
+def export(
+    report: Annotated[str, typer.Option(help="Report type, e.g. overview, deals_excel, message-log.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx or pdf.")] = None,
+    env: Annotated[str | None, typer.Option(help="VerifyHuman environment: test or live.")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Start date YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="End date YYYY-MM-DD.")] = None,
+    start_time: Annotated[str | None, typer.Option(help="Webhooks: ISO 8601 start.")] = None,
+    end_time: Annotated[str | None, typer.Option(help="Webhooks: ISO 8601 end.")] = None,
+    param: Annotated[list[str], typer.Option(help="Extra field key=value (JSON values).")] = [],  # noqa: B006
+    search: Annotated[list[str], typer.Option(help="HiEnergy search_params key=value.")] = [],  # noqa: B006
+    sort: Annotated[str | None, typer.Option(help="HiEnergy index_params sort column.")] = None,
+    order: Annotated[str | None, typer.Option(help="HiEnergy sort order: asc or desc.")] = None,
+    account: Annotated[int, typer.Option(help="Account that owns the export.")] = 1,
+) -> None:
+    """Run one export through the export-report flow and print where its file is."""
+    try:
+        spec = find_report(report)
+        body = build_params(spec.surface, env=env, date_from=date_from, date_to=date_to,
+                            start_time=start_time, end_time=end_time, params=param,
+                            search=search, sort=sort, order=order)
+        request = validate_request(spec.surface, spec.name, fmt, body)
+    except ValidationError as exc:
+        err.print(f"[red]error[/] ({exc.field or 'request'}): {exc.message}")
+        raise typer.Exit(2) from None
+    _run(request, account)
+
+
+@app.command()
+def reports() -> None:
+    """List every report type with its surface and formats."""
+    for surface, catalog in CATALOGS.items():
+        for name, spec in catalog.items():
+            console.print(f"{surface:12} {name:24} {', '.join(spec.formats):10} {spec.description}")
+
+
+@app.command("demo-data")
+def demo_data(rows: Annotated[int | None, typer.Option(help="Verification events.")] = None,
+              force: Annotated[bool, typer.Option(help="Regenerate even if present.")] = False
+              ) -> None:
+    """Generate the demo source database (if missing, or with --force)."""
+    from demo_data.generate import ensure_demo_source, generate
+
+    settings = get_settings()
+    count = rows or settings.demo_rows
+    if force:
+        console.print(generate(settings.source_url, count))
+    elif not ensure_demo_source(settings.source_url, count):
+        console.print("Demo source already present (use --force to regenerate).")
+
+
+@app.command()
+def demo() -> None:
+    """Generate demo data if missing and export one file of each format."""
+    examples = [
+        ("overview", "pdf", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
+        ("full-v21", "csv", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
+        ("deals_excel", "xlsx", {"search_params": {}, "index_params": {"sort": "id"}}),
+    ]
+    for name, fmt, body in examples:
+        spec = find_report(name)
+        _run(validate_request(spec.surface, name, fmt, body), account=1)
+
+
+@app.command("prefect-server")
+def prefect_server(stop: Annotated[bool, typer.Option(help="Stop it instead.")] = False) -> None:
+    """Start (or stop) the local Prefect server under var/."""
+    from deployments.local_server import ensure_prefect_server, stop_server
+
+    if stop:
+        console.print("stopped" if stop_server() else "no server of ours was running")
+    else:
+        console.print(ensure_prefect_server())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,52 @@
+"""Running one export in this process, without the API (the CLI and the demo use it)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from catalog.registry import ExportRequest
+from jobstore.models import ExportJob
+from jobstore.store import create_job, get_job, init_store, job_engine
+from storage.files import default_storage
+
+ProgressCallback = Callable[[ExportJob], None]
+
+
+def run_export_locally(request: ExportRequest, account_id: int, *,
+                       on_progress: ProgressCallback | None = None,
+                       poll_seconds: float = 0.3) -> ExportJob:
+    """Create the job row, run the export flow to its end, return the final job row.
+
+    The caller must have pointed this process at a Prefect server (ensure_prefect_server)
+    before prefect is imported.
+    """
+    from flows.export_report import export_report  # imports prefect: after the env is set
+
+    engine = job_engine()
+    init_store(engine)
+    job = create_job(engine, surface=request.report.surface, account_id=account_id,
+                     report_type=request.report.name, fmt=request.format,
+                     params=request.params_json(), requested_by="cli")
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        outcome["state"] = export_report(job.id, return_state=True)
+
+    worker = threading.Thread(target=target, name=f"export-job-{job.id}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(poll_seconds)
+        if on_progress is not None:
+            on_progress(get_job(engine, job.id))
+    return get_job(engine, job.id)
+
+
+def file_location(job: ExportJob) -> str:
+    """Where the job's published file is (a local path, or a storage URL)."""
+    storage = default_storage()
+    if job.storage_key is None:
+        return ""
+    path = storage.path(job.storage_key)
+    return path if storage.is_local else f"{storage.fs.protocol[0]}://{path}"

@@ -1,0 +1,96 @@
+"""extract: one SQL query per chunk, written to staging as Parquet parts.
+
+A chunk whose parts are already in staging (marker ``_done``) is not extracted again, so a
+retried flow run only does the work that is missing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
+from prefect.tasks import exponential_backoff
+
+from catalog.chunks import Chunk
+from jobstore.store import job_engine, record_part_done
+from report_exports.settings import get_settings
+from storage.files import Storage, default_storage, scratch_dir, staging_prefix
+from tasks.job_context import ExportContext, JobRef, load_context
+from tasks.plan import OutputPlan
+from tasks.retry import retry_on_transient
+from tasks.source_reader import read_frame
+
+DONE_MARKER = "_done"
+
+
+@dataclass(frozen=True)
+class PartRef:
+    """Where a chunk's outputs are in staging."""
+
+    chunk: Chunk
+    prefix: str
+    reused: bool
+
+
+def chunk_prefix(job_id: int, chunk: Chunk) -> str:
+    """Staging folder of one chunk."""
+    return f"{staging_prefix(job_id)}/{chunk.name}"
+
+
+def extract_chunk(ctx: ExportContext, chunk: Chunk, outputs: OutputPlan, storage: Storage,
+                  source_url: str, reader: str = "auto") -> PartRef:
+    """Query the chunk, then stage its rows and/or partial aggregates."""
+    prefix = chunk_prefix(ctx.ref.job_id, chunk)
+    if storage.exists(f"{prefix}/{DONE_MARKER}"):
+        return PartRef(chunk, prefix, reused=True)
+    report = ctx.report
+    stmt = report.query(ctx.params, ctx.account_id).where(
+        report.chunk_column >= chunk.start, report.chunk_column < chunk.end
+    )
+    order = [report.chunk_column] + ([report.tie_breaker] if report.tie_breaker is not None else [])
+    if outputs.rows:
+        stmt = stmt.order_by(*order)
+        if outputs.rows_limit is not None and not outputs.sections:
+            stmt = stmt.limit(outputs.rows_limit)
+    frame = read_frame(stmt, source_url, report.schema, reader)
+    staged: dict[str, pl.DataFrame] = {}
+    if outputs.sections:
+        prepared = report.prepare(frame)
+        for name in outputs.sections:
+            staged[f"section-{name}"] = report.section(name).partial(prepared)
+    if outputs.rows:
+        rows = frame.select([c.name for c in report.row_columns])
+        staged["rows"] = rows if outputs.rows_limit is None else rows.head(outputs.rows_limit)
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+        for name, part in staged.items():
+            local = Path(tmp) / f"{name}.parquet"
+            part.write_parquet(local, statistics=False)
+            storage.put_atomic(local, f"{prefix}/{name}.parquet")
+        marker = Path(tmp) / DONE_MARKER
+        marker.write_text(str(frame.height))
+        storage.put_atomic(marker, f"{prefix}/{DONE_MARKER}")
+    return PartRef(chunk, prefix, reused=False)
+
+
+def _run_name() -> str:
+    params = task_run.parameters
+    return f"extract {params['job'].report_type} {params['chunk'].name}"
+
+
+@task(name="extract", task_run_name=_run_name, cache_policy=NO_CACHE,
+      retries=get_settings().extract_retries,
+      retry_delay_seconds=exponential_backoff(get_settings().extract_retry_delay_seconds),
+      retry_jitter_factor=0.5, retry_condition_fn=retry_on_transient)
+def extract(job: JobRef, chunk: Chunk, outputs: OutputPlan) -> PartRef:
+    """Extract one chunk to staging and count it towards the job's progress."""
+    settings = get_settings()
+    part = extract_chunk(load_context(job.job_id), chunk, outputs, default_storage(),
+                         settings.source_url, settings.source_reader)
+    if not part.reused:
+        record_part_done(job_engine(), job.job_id)
+    return part

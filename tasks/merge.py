@@ -1,0 +1,83 @@
+"""merge: parts in chunk order; partial aggregates combined into finished tables."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from catalog.base import SortKey
+from report_exports.settings import get_settings
+from storage.files import Storage, default_storage, scratch_dir, staging_prefix
+from tasks.extract import DONE_MARKER, PartRef
+from tasks.job_context import ExportContext, JobRef, load_context
+from tasks.plan import ExportPlan
+
+
+@dataclass(frozen=True)
+class MergedExport:
+    """Staging keys of what render reads."""
+
+    rows_keys: tuple[str, ...] = ()
+    sections: dict[str, str] = field(default_factory=dict)
+    source_rows: int = 0
+
+
+def scan(storage: Storage, keys: Sequence[str]) -> pl.LazyFrame:
+    """A lazy frame over staged Parquet files, in the given order."""
+    return pl.scan_parquet([storage.path(k) for k in keys])
+
+
+def needs_sort(ctx: ExportContext) -> tuple[SortKey, ...]:
+    """The global order to impose, or () when chunk order already is the asked order."""
+    if ctx.report.order is None:
+        return ()
+    keys = ctx.report.order(ctx.params)
+    return () if keys == (SortKey(ctx.report.chunk_column.name),) else keys
+
+
+def merge_parts(ctx: ExportContext, export_plan: ExportPlan, parts: Sequence[PartRef],
+                storage: Storage) -> MergedExport:
+    """Combine the staged parts of every chunk (memory bounded by a batch, not the export)."""
+    ordered = sorted(parts, key=lambda p: p.chunk.index)
+    source_rows = 0
+    for part in ordered:
+        with storage.fs.open(storage.path(f"{part.prefix}/{DONE_MARKER}"), "rt") as fh:
+            source_rows += int(fh.read().strip() or 0)
+    merged_prefix = f"{staging_prefix(ctx.ref.job_id)}/merged"
+    rows_keys: tuple[str, ...] = ()
+    sections: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+        if export_plan.outputs.rows:
+            rows_keys = tuple(f"{p.prefix}/rows.parquet" for p in ordered)
+            order = needs_sort(ctx)
+            if order:
+                local = Path(tmp) / "rows.parquet"
+                scan(storage, rows_keys).sort(
+                    [k.column for k in order], descending=[k.descending for k in order],
+                    nulls_last=True, maintain_order=True,
+                ).sink_parquet(local)
+                storage.put_atomic(local, f"{merged_prefix}/rows.parquet")
+                rows_keys = (f"{merged_prefix}/rows.parquet",)
+        for name in export_plan.outputs.sections:
+            spec = ctx.report.section(name)
+            table = spec.combine(scan(storage, [f"{p.prefix}/section-{name}.parquet"
+                                                for p in ordered]))
+            if ctx.report.refine is not None and name == ctx.report.tabular_output:
+                table = ctx.report.refine(ctx.params, table)
+            local = Path(tmp) / f"section-{name}.parquet"
+            table.write_parquet(local)
+            sections[name] = f"{merged_prefix}/section-{name}.parquet"
+            storage.put_atomic(local, sections[name])
+    return MergedExport(rows_keys=rows_keys, sections=sections, source_rows=source_rows)
+
+
+@task(name="merge", cache_policy=NO_CACHE)
+def merge(job: JobRef, export_plan: ExportPlan, parts: list[PartRef]) -> MergedExport:
+    """Merge the parts of every chunk in order."""
+    return merge_parts(load_context(job.job_id), export_plan, parts, default_storage())

@@ -1,0 +1,138 @@
+"""plan: split an export into chunks sized by estimated rows."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Select, func
+
+from catalog.base import ReportParams, ReportSpec
+from catalog.chunks import Chunk, day_start, plan_key_ranges, plan_time_windows
+from report_exports.database import engine_for
+from report_exports.errors import PlanError
+from report_exports.settings import get_settings
+from storage.files import Storage, default_storage, scratch_dir, staging_prefix
+from tasks.job_context import ExportContext, JobRef, load_context
+from tasks.retry import retry_on_transient
+from tasks.source_reader import classify
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What each chunk must produce for the requested format."""
+
+    rows: bool
+    rows_limit: int | None
+    sections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """The chunks of one export and what to extract from each."""
+
+    chunks: tuple[Chunk, ...]
+    outputs: OutputPlan
+
+
+def output_plan(report: ReportSpec, fmt: str, pdf_rows: int) -> OutputPlan:
+    """Rows for row files, partial aggregates for summaries, both (capped rows) for PDFs."""
+    if fmt == "pdf":
+        return OutputPlan(rows=bool(report.row_columns), rows_limit=pdf_rows,
+                          sections=tuple(s.name for s in report.sections))
+    if report.tabular_output == "rows":
+        return OutputPlan(rows=True, rows_limit=None, sections=())
+    return OutputPlan(rows=False, rows_limit=None, sections=(report.tabular_output,))
+
+
+def base_query(report: ReportSpec, params: ReportParams, account_id: int) -> Select[Any]:
+    """The report's query restricted to the requested window, without a chunk filter."""
+    stmt = report.query(params, account_id)
+    window = params.window()
+    if window is not None:
+        stmt = stmt.where(report.chunk_column >= window[0], report.chunk_column < window[1])
+    return stmt
+
+
+def estimate_chunks(report: ReportSpec, params: ReportParams, account_id: int,
+                    source_url: str, target_rows: int) -> list[Chunk]:
+    """Cheap counts on the source (per day, or min/max/count of the key) → chunks."""
+    column = report.chunk_column
+    stmt = base_query(report, params, account_id)
+    try:
+        with engine_for(source_url).connect() as conn:
+            low, high, total = conn.execute(
+                stmt.with_only_columns(func.min(column), func.max(column), func.count())
+            ).one()
+            if report.chunking == "key":
+                return plan_key_ranges(low, high, total, target_rows)
+            day = func.date(column)
+            counts = conn.execute(
+                stmt.with_only_columns(day, func.count()).group_by(day)
+            ).all()
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            raise classify(exc) from exc
+        raise
+    start, end = _time_bounds(params.window(), low, high)
+    return plan_time_windows([(_as_date(d), n) for d, n in counts], start, end, target_rows)
+
+
+def _time_bounds(window: tuple[datetime, datetime] | None, low: Any, high: Any
+                 ) -> tuple[datetime, datetime]:
+    if low is None:  # no rows: one empty chunk over what was asked (or a token window)
+        return window or (datetime(1970, 1, 1), datetime(1970, 1, 2))
+    low, high = _as_datetime(low), _as_datetime(high)
+    data = (day_start(low.date()), high.replace(microsecond=0) + timedelta(seconds=1))
+    if window is None:
+        return data
+    # Rows exist only inside the data's own range: do not walk empty centuries.
+    return max(window[0], data[0]), min(window[1], data[1])
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def plan_export(ctx: ExportContext, storage: Storage) -> ExportPlan:
+    """Chunks for this job; a retried flow run reuses the plan of the first attempt."""
+    settings = get_settings()
+    key = f"{staging_prefix(ctx.ref.job_id)}/plan.json"
+    outputs = output_plan(ctx.report, ctx.ref.format, settings.pdf_table_rows)
+    if storage.exists(key):
+        with storage.fs.open(storage.path(key)) as fh:
+            saved = json.load(fh)
+        return ExportPlan(tuple(_chunk_from_json(c) for c in saved), outputs)
+    chunks = estimate_chunks(ctx.report, ctx.params, ctx.account_id, settings.source_url,
+                             settings.chunk_rows)
+    if not chunks:
+        raise PlanError("the export could not be split into chunks")
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+        path = Path(tmp) / "plan.json"
+        path.write_text(json.dumps([asdict(c) for c in chunks], default=str))
+        storage.put_atomic(path, key)
+    return ExportPlan(tuple(chunks), outputs)
+
+
+def _chunk_from_json(raw: dict[str, Any]) -> Chunk:
+    def parse(v: Any) -> datetime | int:
+        return v if isinstance(v, int) else datetime.fromisoformat(v)
+    return Chunk(raw["index"], parse(raw["start"]), parse(raw["end"]), raw["estimated_rows"])
+
+
+@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4],
+      retry_condition_fn=retry_on_transient)
+def plan(job: JobRef) -> ExportPlan:
+    """Split the job into chunks sized by estimated rows."""
+    return plan_export(load_context(job.job_id), default_storage())
+

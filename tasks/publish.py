@@ -1,0 +1,57 @@
+"""publish: upload the rendered file under a server-made key, atomically."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from storage.files import Storage, default_storage, published_key
+from tasks.job_context import JobRef, load_context
+from tasks.render import RenderedFile
+from tasks.retry import retry_on_transient
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """A file visible in storage, with what the job row records about it."""
+
+    storage_key: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    row_count: int
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def publish_file(account_id: int, job_id: int, rendered: RenderedFile,
+                 storage: Storage) -> PublishedFile:
+    """Checksum, upload to a temporary key, then make it visible under its final key."""
+    local = Path(rendered.path)
+    key = published_key(account_id, job_id, rendered.filename)
+    published = PublishedFile(storage_key=key, filename=rendered.filename,
+                              content_type=rendered.content_type, size_bytes=local.stat().st_size,
+                              sha256=sha256_of(local), row_count=rendered.row_count)
+    storage.put_atomic(local, key)
+    local.unlink(missing_ok=True)
+    return published
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 3, 9],
+      retry_condition_fn=retry_on_transient)
+def publish(job: JobRef, rendered: RenderedFile) -> PublishedFile:
+    """Publish the rendered file to storage."""
+    ctx = load_context(job.job_id)
+    return publish_file(ctx.account_id, job.job_id, rendered, default_storage())

@@ -1,0 +1,82 @@
+"""render: the merged export as a CSV, XLSX or PDF file in local scratch space."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from catalog.base import PdfContext
+from catalog.registry import CONTENT_TYPES
+from report_exports.errors import RenderError
+from report_exports.settings import get_settings
+from storage.files import Storage, default_storage, scratch_dir
+from tasks.job_context import ExportContext, JobRef, load_context
+from tasks.merge import MergedExport, scan
+from tasks.render_csv import render_csv
+from tasks.render_pdf import render_pdf
+from tasks.render_xlsx import render_xlsx
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A finished file waiting to be published."""
+
+    path: str
+    filename: str
+    content_type: str
+    row_count: int
+
+
+def export_filename(ctx: ExportContext) -> str:
+    """A server-made filename: report, its window when it has one, the job id."""
+    window = ctx.params.window()
+    span = ""
+    if window is not None and window[1].year < 9999 and window[0].year > 1970:
+        span = f"_{window[0]:%Y%m%d}-{window[1]:%Y%m%d}"
+    env = getattr(ctx.params, "env", None)
+    stem = "-".join(p for p in (ctx.report.file_stem or ctx.report.name, env) if p)
+    return f"{stem}{span}_job{ctx.ref.job_id}.{ctx.ref.format}"
+
+
+def render_export(ctx: ExportContext, merged: MergedExport, storage: Storage,
+                  out_dir: Path) -> RenderedFile:
+    """Render the requested format from the staged, merged data."""
+    settings = get_settings()
+    fmt, report = ctx.ref.format, ctx.report
+    path = out_dir / f"job-{ctx.ref.job_id}-{secrets.token_hex(4)}.{fmt}"
+    sections = {name: pl.read_parquet(storage.path(key)) for name, key in merged.sections.items()}
+    try:
+        if fmt == "pdf":
+            assert report.pdf is not None, f"{report.name} has no PDF layout"
+            rows = (scan(storage, merged.rows_keys).head(settings.pdf_table_rows).collect()
+                    if merged.rows_keys else None)
+            pdf_ctx = PdfContext(report=report, params=ctx.params, account=f"Account {ctx.account_id}",
+                                 generated_at=datetime.now(UTC), table_rows=settings.pdf_table_rows,
+                                 rows_total=merged.source_rows)
+            render_pdf(report.pdf(pdf_ctx, sections, rows), path)
+            count = merged.source_rows
+        else:
+            frame = (scan(storage, merged.rows_keys) if report.tabular_output == "rows"
+                     else sections[report.tabular_output].lazy())
+            columns = report.columns_for_tabular()
+            if fmt == "csv":
+                count = render_csv(frame, columns, path)
+            else:
+                count = render_xlsx(frame, columns, path, sheet_title=report.display_name[:24],
+                                    max_rows_per_sheet=settings.xlsx_max_rows_per_sheet)
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        path.unlink(missing_ok=True)
+        raise RenderError(f"could not render {fmt}: {exc}") from exc
+    return RenderedFile(str(path), export_filename(ctx), CONTENT_TYPES[fmt], count)
+
+
+@task(name="render", task_run_name="render {job.format}", cache_policy=NO_CACHE)
+def render(job: JobRef, merged: MergedExport) -> RenderedFile:
+    """Render the file of the job's format."""
+    return render_export(load_context(job.job_id), merged, default_storage(), scratch_dir())

@@ -1,0 +1,81 @@
+"""Session set-up: an isolated var/ dir, one real Prefect server, one demo source.
+
+Environment variables are set here, at import, because prefect reads them when it is
+first imported (test modules import flows at collection time).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_VAR = ROOT / "var" / "test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+shutil.rmtree(TEST_VAR, ignore_errors=True)
+TEST_VAR.mkdir(parents=True)
+PREFECT_PORT = _free_port()
+os.environ.update({
+    "REPORT_EXPORTS_VAR_DIR": str(TEST_VAR),
+    "REPORT_EXPORTS_DEMO_ROWS": "20000",
+    "REPORT_EXPORTS_CHUNK_ROWS": "200",  # many chunks even on small data
+    "REPORT_EXPORTS_EXTRACT_RETRY_DELAY_SECONDS": "0.2",
+    "REPORT_EXPORTS_PREFECT_PORT": str(PREFECT_PORT),
+    "PREFECT_HOME": str(TEST_VAR / "prefect"),
+    "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+})
+os.environ.pop("REPORT_EXPORTS_SOURCE_URL", None)
+os.environ.pop("REPORT_EXPORTS_DATABASE_URL", None)
+os.environ.pop("REPORT_EXPORTS_STORAGE_URL", None)
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real Prefect server for the whole session (started on first use)."""
+    from deployments.local_server import is_healthy, start_server
+    from report_exports.settings import get_settings
+
+    settings = get_settings()
+    api_url = os.environ["PREFECT_API_URL"]
+    process = start_server(settings, PREFECT_PORT, TEST_VAR / "log" / "prefect-server.log")
+    import time
+
+    deadline = time.monotonic() + 120
+    while not is_healthy(api_url):
+        assert process.poll() is None, "the Prefect server exited; see var/test/log"
+        assert time.monotonic() < deadline, "the Prefect server did not start in 120 s"
+        time.sleep(0.5)
+    yield api_url
+    os.killpg(process.pid, 15)
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def demo_source() -> str:
+    """The demo source database of the session (20,000 verification events)."""
+    from demo_data.generate import ensure_demo_source
+    from report_exports.settings import get_settings
+
+    settings = get_settings()
+    ensure_demo_source(settings.source_url, settings.demo_rows)
+    return settings.source_url
+
+
+@pytest.fixture(scope="session")
+def demo_db_path(demo_source: str) -> Path:
+    """Filesystem path of the demo SQLite source (for independent sqlite3 queries)."""
+    return Path(demo_source.removeprefix("sqlite:///"))
