@@ -73,15 +73,17 @@ def _first_error(exc: pydantic.ValidationError) -> ValidationError:
         return ValidationError(f"Unknown filter: {field}", field=field)
     if error["type"] == "missing":
         return ValidationError(f"Missing required field: {field}", field=field)
-    if field is None:  # a model-level rule, e.g. a reversed range
-        return ValidationError(message, field=_range_field(message))
+    rule_field = _range_field(message) if error["type"] == "value_error" else None
+    if rule_field is not None and (not loc or loc[-1] != rule_field):
+        # A rule of a whole model (a reversed range): name the field that breaks it.
+        return ValidationError(message, field=".".join([*loc, rule_field]))
     return ValidationError(f"Invalid {field}: {message}", field=field)
 
 
 def _range_field(message: str) -> str | None:
-    for name in ("to", "end_time", "inbound_endpoint_id"):
-        if name in message:
-            return name
+    for name in ("end_time", "inbound_endpoint_id", "'to'"):
+        if message.startswith(name):
+            return name.strip("'")
     return None
 
 

@@ -1,0 +1,41 @@
+"""Local storage: atomic publish, server-made keys, prefix deletion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.files import Storage, published_key
+
+
+def test_put_atomic_leaves_no_partial_and_overwrites_whole(tmp_path: Path) -> None:
+    storage = Storage.from_url(str(tmp_path / "files"))
+    source = tmp_path / "report.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    storage.put_atomic(source, "exports/x/report.csv")
+    assert storage.exists("exports/x/report.csv")
+    assert storage.size("exports/x/report.csv") == 8
+    assert storage.list_keys("exports") == ["exports/x/report.csv"], "no .partial left behind"
+    source.write_bytes(b"bigger file\n" * 10)
+    storage.put_atomic(source, "exports/x/report.csv")
+    assert Path(storage.path("exports/x/report.csv")).read_bytes() == source.read_bytes()
+
+
+def test_keys_are_server_made_and_unguessable() -> None:
+    first = published_key(1, 7, "overview.pdf")
+    second = published_key(1, 7, "overview.pdf")
+    assert first != second
+    assert first.startswith("exports/account-1/job-7/") and first.endswith("/overview.pdf")
+    assert len(first.split("/")[3]) >= 16
+
+
+def test_delete_prefix_and_missing_keys(tmp_path: Path) -> None:
+    storage = Storage.from_url(f"file://{tmp_path / 'files'}")
+    part = tmp_path / "p"
+    part.write_text("x")
+    for key in ("staging/job-1/a", "staging/job-1/b/c", "staging/job-2/a"):
+        storage.put_atomic(part, key)
+    storage.delete_prefix("staging/job-1")
+    assert storage.list_keys("staging") == ["staging/job-2/a"]
+    storage.delete("staging/job-9/nothing")
+    storage.delete_prefix("staging/job-9")
+    assert storage.list_keys("nowhere") == []
