@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_VAR = ROOT / "var" / "test"
+TEST_ROOT = ROOT / "var" / "test"
+TEST_VAR = TEST_ROOT / f"session-{os.getpid()}"  # concurrent sessions must not share state
 
 
 def _free_port() -> int:
@@ -24,7 +25,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-shutil.rmtree(TEST_VAR, ignore_errors=True)
+def _remove_stale_sessions() -> None:
+    for old in TEST_ROOT.glob("session-*"):
+        pid = int(old.name.removeprefix("session-"))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+TEST_ROOT.mkdir(parents=True, exist_ok=True)
+_remove_stale_sessions()
 TEST_VAR.mkdir(parents=True)
 PREFECT_PORT = _free_port()
 os.environ.update({
