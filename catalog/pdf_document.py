@@ -28,7 +28,9 @@ def section_block(spec: SectionSpec, frame: pl.DataFrame, limit: int) -> Section
 def document(ctx: PdfContext, *, environment: str, period: str, metrics: tuple,
              sections: tuple[Section, ...], filters: dict[str, str]) -> PdfDocument:
     """The document frame every report shares: title, account, period, when, filters."""
-    return PdfDocument(title=f"{ctx.report.display_name} report", subtitle=ctx.report.description,
+    name = ctx.report.display_name
+    title = name if "report" in name.lower() else f"{name} report"
+    return PdfDocument(title=title, subtitle=ctx.report.description,
                        account=ctx.account, environment=environment, period=period,
                        generated_at=ctx.generated_at, metrics=metrics, sections=sections,
                        filters=filters)

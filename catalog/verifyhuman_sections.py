@@ -114,10 +114,10 @@ OUTCOMES = SectionSpec(
 
 USAGE = SectionSpec(
     name="usage", title="Usage by product and API key", keys=("product", "api_key_id"),
-    measures=(*OUTCOME_MEASURES[:2], CREDITS, _sum("latency_sum", "latency_ms")),
+    measures=(*OUTCOME_MEASURES[:2], _sum("latency_sum", "latency_ms")),
     columns=(ColumnSpec("product", "Product"), ColumnSpec("api_key_id", "API key"), V,
              ColumnSpec("passed", "Passed", ColumnKind.INTEGER),
-             ColumnSpec("pass_rate", "Pass rate", ColumnKind.PERCENT), LAT_COL, CREDITS_COL),
+             ColumnSpec("pass_rate", "Pass rate", ColumnKind.PERCENT), LAT_COL),
     finish=lambda f: _with_rates(f).sort(["product", "api_key_id"]),
     chart=lambda f: _bar("Verifications by product", "product", "verifications",
                          "Verifications")(f.group_by("product").agg(pl.col("verifications").sum())),

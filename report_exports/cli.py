@@ -138,16 +138,28 @@ def demo_data(rows: Annotated[int | None, typer.Option(help="Verification events
 
 
 @app.command()
-def demo() -> None:
+def demo(keep_server: Annotated[bool, typer.Option(
+        help="Leave the Prefect server running afterwards (its UI shows the runs).")] = False
+         ) -> None:
     """Generate demo data if missing and export one file of each format."""
+    from deployments.local_server import is_healthy, stop_server
+
+    settings = get_settings()
+    already_running = bool(settings.prefect_api_url) or is_healthy(
+        f"http://127.0.0.1:{settings.prefect_port}/api")
     examples = [
         ("overview", "pdf", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
         ("full-v21", "csv", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
         ("deals_excel", "xlsx", {"search_params": {}, "index_params": {"sort": "id"}}),
     ]
-    for name, fmt, body in examples:
-        spec = find_report(name)
-        _run(validate_request(spec.surface, name, fmt, body), account=1)
+    try:
+        for name, fmt, body in examples:
+            spec = find_report(name)
+            _run(validate_request(spec.surface, name, fmt, body), account=1)
+    finally:
+        if not already_running and not keep_server and stop_server():
+            console.print("Stopped the Prefect server this demo started "
+                          "(--keep-server leaves it up for its UI).")
 
 
 @app.command("prefect-server")

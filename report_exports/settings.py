@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Base of the exponential backoff between chunk retries."
     )
     pdf_table_rows: int = Field(
-        100, ge=1, le=2000, description="Most rows a PDF table shows (PDFs are summaries)."
+        50, ge=1, le=2000, description="Most rows a PDF table shows (PDFs are summaries)."
     )
     xlsx_max_rows_per_sheet: int = Field(
         1_048_576, ge=2, le=1_048_576, description="Rows per sheet, header included."

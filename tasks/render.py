@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from catalog.base import PdfContext
 from catalog.registry import CONTENT_TYPES
+from demo_data.accounts import DEMO_ACCOUNTS
 from report_exports.errors import RenderError
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir
@@ -44,6 +45,14 @@ def export_filename(ctx: ExportContext) -> str:
     return f"{stem}{span}_job{ctx.ref.job_id}.{ctx.ref.format}"
 
 
+def account_label(account_id: int) -> str:
+    """How the account is named on documents (demo accounts by name, others by number)."""
+    for account in DEMO_ACCOUNTS:
+        if account.id == account_id:
+            return f"{account.name} (account {account_id})"
+    return f"Account {account_id}"
+
+
 def render_export(ctx: ExportContext, merged: MergedExport, storage: Storage,
                   out_dir: Path) -> RenderedFile:
     """Render the requested format from the staged, merged data."""
@@ -56,7 +65,7 @@ def render_export(ctx: ExportContext, merged: MergedExport, storage: Storage,
             assert report.pdf is not None, f"{report.name} has no PDF layout"
             rows = (scan(storage, merged.rows_keys).head(settings.pdf_table_rows).collect()
                     if merged.rows_keys else None)
-            pdf_ctx = PdfContext(report=report, params=ctx.params, account=f"Account {ctx.account_id}",
+            pdf_ctx = PdfContext(report=report, params=ctx.params, account=account_label(ctx.account_id),
                                  generated_at=datetime.now(UTC), table_rows=settings.pdf_table_rows,
                                  rows_total=merged.source_rows)
             render_pdf(report.pdf(pdf_ctx, sections, rows), path)

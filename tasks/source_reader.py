@@ -19,6 +19,8 @@ from report_exports.database import engine_for
 from report_exports.errors import QueryError, TransientSourceError
 
 _PERMANENT_HINTS = ("no such", "does not exist", "syntax", "undefined", "permission denied")
+_TRANSIENT_HINTS = ("database is locked", "database is busy", "connection", "timeout",
+                    "server closed", "terminating")
 
 
 def read_frame(stmt: Select[Any], source_url: str, schema: dict[str, Any],
@@ -44,7 +46,8 @@ def classify(exc: BaseException) -> QueryError:
     text = str(exc).lower()
     if any(hint in text for hint in _PERMANENT_HINTS):
         return QueryError(f"source query failed: {exc}")
-    connection_lost = getattr(exc, "connection_invalidated", False)
+    connection_lost = getattr(exc, "connection_invalidated", False) or any(
+        hint in text for hint in _TRANSIENT_HINTS)
     if connection_lost or "operational" in type(exc).__name__.lower() or isinstance(exc, OSError):
         return TransientSourceError(f"source temporarily unavailable: {exc}")
     return QueryError(f"source query failed: {exc}")
@@ -58,6 +61,8 @@ def _read_sqlite_adbc(stmt: Select[Any], source_url: str) -> pl.DataFrame:
     params = [_sqlite_value(compiled.params[name]) for name in compiled.positiontup or ()]
     database = make_url(source_url).database or ""
     with adbc_sqlite.connect(database) as conn:
+        with conn.cursor() as cursor:  # wait for a writer instead of failing at once
+            cursor.execute("PRAGMA busy_timeout = 30000")
         return pl.read_database(str(compiled), conn, execute_options={"parameters": params})
 
 

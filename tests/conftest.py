@@ -50,6 +50,7 @@ os.environ.update({
     "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_TO_API_ENABLED": "false",  # the server stops before the last flush
 })
 os.environ.pop("REPORT_EXPORTS_SOURCE_URL", None)
 os.environ.pop("REPORT_EXPORTS_DATABASE_URL", None)
