@@ -83,7 +83,7 @@ def _run(request: ExportRequest, account: int) -> None:
         raise typer.Exit(1)
     console.print(f"[green]Export job {job.id} succeeded[/]: {job.row_count:,} rows, "
                   f"{job.file_size_bytes:,} bytes, sha256 {job.sha256[:12]}…")
-    console.print(file_location(job))
+    console.print(file_location(job), soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -39,7 +39,8 @@ def export_filename(ctx: ExportContext) -> str:
     window = ctx.params.window()
     span = ""
     if window is not None and window[1].year < 9999 and window[0].year > 1970:
-        span = f"_{window[0]:%Y%m%d}-{window[1]:%Y%m%d}"
+        last = window[1] - timedelta(seconds=1)  # the window is half-open; name the last day
+        span = f"_{window[0]:%Y%m%d}-{last:%Y%m%d}"
     env = getattr(ctx.params, "env", None)
     stem = "-".join(p for p in (ctx.report.file_stem or ctx.report.name, env) if p)
     return f"{stem}{span}_job{ctx.ref.job_id}.{ctx.ref.format}"

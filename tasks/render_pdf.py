@@ -36,6 +36,16 @@ EM_DASH = "—"
 logger = logging.getLogger(__name__)
 
 
+class _NoSubsetterNotice(logging.Filter):
+    """Drop WeasyPrint's per-render notice that HarfBuzz-Subset is missing (fontTools works)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "HarfBuzz-Subset" not in record.getMessage()
+
+
+logging.getLogger("weasyprint").addFilter(_NoSubsetterNotice())
+
+
 class RefusedURLError(ValueError):
     """A URL that is not one of the report's own template assets."""
 
