@@ -51,8 +51,9 @@ class Measure:
     def combine(self) -> pl.Expr:
         """How partials of several chunks become one value."""
         column = pl.col(self.name)
-        return {"count": column.sum, "sum": column.sum, "min": column.min,
-                "max": column.max}[self.kind]().alias(self.name)
+        return {"count": column.sum, "sum": column.sum, "min": column.min, "max": column.max}[
+            self.kind
+        ]().alias(self.name)
 
 
 def _identity(frame: pl.DataFrame) -> pl.DataFrame:
@@ -131,7 +132,9 @@ class ReportSpec:
     tabular_output: str = "rows"  # "rows" or the name of the section a CSV/XLSX holds
     order: Callable[[Any], tuple[SortKey, ...]] | None = None  # rows order beyond chunk order
     refine: Callable[[Any, pl.DataFrame], pl.DataFrame] | None = None  # tabular section filter
-    pdf: Callable[[PdfContext, dict[str, pl.DataFrame], pl.DataFrame | None], PdfDocument] | None = None
+    pdf: (
+        Callable[[PdfContext, dict[str, pl.DataFrame], pl.DataFrame | None], PdfDocument] | None
+    ) = None
     file_stem: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -39,8 +39,9 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min)
 
 
-def plan_time_windows(day_counts: Iterable[tuple[date, int]], start: datetime, end: datetime,
-                      target_rows: int) -> list[Chunk]:
+def plan_time_windows(
+    day_counts: Iterable[tuple[date, int]], start: datetime, end: datetime, target_rows: int
+) -> list[Chunk]:
     """Split ``[start, end)`` into contiguous windows of about ``target_rows`` rows each.
 
     ``day_counts`` are estimated rows per calendar day (days without rows may be absent).
@@ -87,8 +88,9 @@ def _whole_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-def plan_key_ranges(min_key: int | None, max_key: int | None, total_rows: int,
-                    target_rows: int) -> list[Chunk]:
+def plan_key_ranges(
+    min_key: int | None, max_key: int | None, total_rows: int, target_rows: int
+) -> list[Chunk]:
     """Split keys ``[min_key, max_key]`` into ranges of about ``target_rows`` rows each."""
     if min_key is None or max_key is None or total_rows <= 0:
         return [Chunk(0, 0, 1, 0)]

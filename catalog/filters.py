@@ -7,8 +7,13 @@ from typing import Annotated, Any
 from pydantic import Field
 from sqlalchemy import ColumnElement, and_, true
 
-OneOrMany = str | Annotated[list[Annotated[str, Field(min_length=1, max_length=120)]],
-                            Field(min_length=1, max_length=50)]
+OneOrMany = (
+    str
+    | Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=120)]],
+        Field(min_length=1, max_length=50),
+    ]
+)
 """A categorical filter: one value or a list of values (matched exactly)."""
 
 

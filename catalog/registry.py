@@ -13,8 +13,11 @@ from report_exports.errors import UnknownReportError, ValidationError
 
 CATALOGS: dict[str, dict[str, ReportSpec]] = {
     surface: {r.name: r for r in reports}
-    for surface, reports in (("verifyhuman", verifyhuman.REPORTS),
-                             ("hienergy", hienergy.REPORTS), ("webhooks", webhooks.REPORTS))
+    for surface, reports in (
+        ("verifyhuman", verifyhuman.REPORTS),
+        ("hienergy", hienergy.REPORTS),
+        ("webhooks", webhooks.REPORTS),
+    )
 }
 FORMATS = ("csv", "xlsx", "pdf")
 CONTENT_TYPES = {
@@ -42,7 +45,8 @@ def get_report(surface: Surface | str, report_type: str) -> ReportSpec:
     catalog = CATALOGS.get(surface, {})
     if report_type not in catalog:
         raise UnknownReportError(
-            f"Invalid report_type. Must be one of: {', '.join(catalog)}", field="report_type")
+            f"Invalid report_type. Must be one of: {', '.join(catalog)}", field="report_type"
+        )
     return catalog[report_type]
 
 
@@ -52,8 +56,9 @@ def find_report(report_type: str) -> ReportSpec:
         if report_type in catalog:
             return catalog[report_type]
     names = [name for catalog in CATALOGS.values() for name in catalog]
-    raise UnknownReportError(f"Invalid report_type. Must be one of: {', '.join(names)}",
-                             field="report_type")
+    raise UnknownReportError(
+        f"Invalid report_type. Must be one of: {', '.join(names)}", field="report_type"
+    )
 
 
 def parse_params(report: ReportSpec, raw: dict[str, Any]) -> ReportParams:
@@ -87,16 +92,19 @@ def _range_field(message: str) -> str | None:
     return None
 
 
-def validate_request(surface: Surface | str, report_type: str, fmt: str | None,
-                     params: dict[str, Any]) -> ExportRequest:
+def validate_request(
+    surface: Surface | str, report_type: str, fmt: str | None, params: dict[str, Any]
+) -> ExportRequest:
     """Check report type, format and parameters before any job or flow run exists."""
     report = get_report(surface, report_type)
     chosen = report.default_format if fmt is None else fmt
     if chosen not in FORMATS:
         raise ValidationError(
-            f"Invalid format. Must be one of: {', '.join(report.formats)}", field="format")
+            f"Invalid format. Must be one of: {', '.join(report.formats)}", field="format"
+        )
     if chosen not in report.formats:
         raise ValidationError(
             f"Invalid format. {report_type} is available as: {', '.join(report.formats)}",
-            field="format")
+            field="format",
+        )
     return ExportRequest(report=report, format=chosen, params=parse_params(report, params))

@@ -43,27 +43,35 @@ class MessageLogParams(ReportParams):
 
 
 COLUMNS = (
-    ColumnSpec("id", "Message ID"), ColumnSpec("created_at", "Created at (UTC)", K.DATETIME),
-    ColumnSpec("direction", "Direction"), ColumnSpec("endpoint_id", "Endpoint ID"),
+    ColumnSpec("id", "Message ID"),
+    ColumnSpec("created_at", "Created at (UTC)", K.DATETIME),
+    ColumnSpec("direction", "Direction"),
+    ColumnSpec("endpoint_id", "Endpoint ID"),
     ColumnSpec("inbound_endpoint_id", "Inbound endpoint ID"),
-    ColumnSpec("event_type", "Event type"), ColumnSpec("status", "Status"),
+    ColumnSpec("event_type", "Event type"),
+    ColumnSpec("status", "Status"),
     ColumnSpec("attempts", "Attempts", K.INTEGER),
     ColumnSpec("response_status", "Response status", K.INTEGER),
     ColumnSpec("last_attempt_at", "Last attempt at (UTC)", K.DATETIME),
 )
 
 SCHEMA: dict[str, Any] = {
-    "id": pl.String, "seq": pl.Int64, "created_at": pl.Datetime("us"), "direction": pl.String,
-    "endpoint_id": pl.String, "inbound_endpoint_id": pl.String, "event_type": pl.String,
-    "status": pl.String, "attempts": pl.Int64, "response_status": pl.Int64,
+    "id": pl.String,
+    "seq": pl.Int64,
+    "created_at": pl.Datetime("us"),
+    "direction": pl.String,
+    "endpoint_id": pl.String,
+    "inbound_endpoint_id": pl.String,
+    "event_type": pl.String,
+    "status": pl.String,
+    "attempts": pl.Int64,
+    "response_status": pl.Int64,
     "last_attempt_at": pl.Datetime("us"),
 }
 
 
 def _query(p: MessageLogParams, account_id: int) -> Select[Any]:
-    stmt = select(*(messages.c[name] for name in SCHEMA)).where(
-        messages.c.account_id == account_id
-    )
+    stmt = select(*(messages.c[name] for name in SCHEMA)).where(messages.c.account_id == account_id)
     if p.status:
         stmt = stmt.where(messages.c.status == p.status)
     if p.endpoint_id:
@@ -76,9 +84,19 @@ def _query(p: MessageLogParams, account_id: int) -> Select[Any]:
 
 
 REPORTS: tuple[ReportSpec, ...] = (
-    ReportSpec(surface="webhooks", name="message-log", display_name="Webhook message log",
-               description="Webhook messages in a time range", formats=("csv",),
-               params_model=MessageLogParams, chunk_column=messages.c.created_at,
-               chunking="time", query=_query, schema=SCHEMA, row_columns=COLUMNS,
-               tie_breaker=messages.c.seq, file_stem="webhook-messages"),
+    ReportSpec(
+        surface="webhooks",
+        name="message-log",
+        display_name="Webhook message log",
+        description="Webhook messages in a time range",
+        formats=("csv",),
+        params_model=MessageLogParams,
+        chunk_column=messages.c.created_at,
+        chunking="time",
+        query=_query,
+        schema=SCHEMA,
+        row_columns=COLUMNS,
+        tie_breaker=messages.c.seq,
+        file_stem="webhook-messages",
+    ),
 )

@@ -44,13 +44,19 @@ def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Po
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-    env = {**prefect_environment(settings), **os.environ,
-           "PREFECT_HOME": str(settings.prefect_home)}
+    env = {
+        **prefect_environment(settings),
+        **os.environ,
+        "PREFECT_HOME": str(settings.prefect_home),
+    }
     env.pop("PREFECT_API_URL", None)
     with log_file.open("ab") as log:
         return subprocess.Popen(
             [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
 
 
@@ -65,14 +71,15 @@ def ensure_prefect_server(settings: Settings | None = None, *, wait_seconds: flo
     if not is_healthy(api_url):
         if settings.prefect_api_url:
             raise RuntimeError(f"the Prefect server at {api_url} does not answer")
-        process = start_server(settings, settings.prefect_port,
-                               settings.var_dir / "log" / "prefect-server.log")
+        process = start_server(
+            settings, settings.prefect_port, settings.var_dir / "log" / "prefect-server.log"
+        )
         (settings.var_dir / "prefect-server.pid").write_text(str(process.pid))
         deadline = time.monotonic() + wait_seconds
         while not is_healthy(api_url):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the Prefect server did not start; see {settings.var_dir}/log/prefect-server.log")
+                log = settings.var_dir / "log" / "prefect-server.log"
+                raise RuntimeError(f"the Prefect server did not start; see {log}")
             time.sleep(0.5)
     for name, value in prefect_environment(settings).items():
         os.environ.setdefault(name, value)  # an operator's own choice wins

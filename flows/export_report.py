@@ -22,10 +22,17 @@ from tasks.record import record
 from tasks.render import render
 
 
-@flow(name="export-report", flow_run_name="export job {job_id}",
-      task_runner=ThreadPoolTaskRunner(max_workers=get_settings().chunk_workers),
-      on_failure=[job_failed], on_crashed=[job_crashed], on_cancellation=[job_cancelled],
-      persist_result=False, log_prints=True)
+# Prefect 3.8's stubs type hooks and runners more narrowly than they are called.
+@flow(
+    name="export-report",
+    flow_run_name="export job {job_id}",
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().chunk_workers),  # type: ignore[arg-type]
+    on_failure=[job_failed],  # type: ignore[list-item]
+    on_crashed=[job_crashed],  # type: ignore[list-item]
+    on_cancellation=[job_cancelled],  # type: ignore[list-item]
+    persist_result=False,
+    log_prints=True,
+)
 def export_report(job_id: int) -> dict[str, Any]:
     """plan → extract.map(chunks) → merge → render → publish → record."""
     ctx = load_context(job_id)
@@ -47,6 +54,11 @@ def _already_done(job_id: int, chunks: Any) -> int:
 
 def _start(job_id: int, total: int, done: int) -> None:
     run_id = current_run.id
-    if not mark_running(job_engine(), job_id, flow_run_id=str(run_id) if run_id else None,
-                        parts_total=total, parts_done=done):
+    if not mark_running(
+        job_engine(),
+        job_id,
+        flow_run_id=str(run_id) if run_id else None,
+        parts_total=total,
+        parts_done=done,
+    ):
         raise ExportError(f"job {job_id} was cancelled or has finished; not running it again")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect import Flow
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import State
+
 from jobstore.store import job_engine, mark_cancelled, mark_failed
 from storage.files import default_storage, staging_prefix
 
 
-def _job_id(flow_run: Any) -> int | None:
+def _job_id(flow_run: FlowRun) -> int | None:
     value = (flow_run.parameters or {}).get("job_id")
     return int(value) if value is not None else None
 
@@ -17,7 +21,7 @@ def _cleanup(job_id: int) -> None:
     default_storage().delete_prefix(staging_prefix(job_id))
 
 
-def _reason(state: Any, fallback: str) -> str:
+def _reason(state: State[Any], fallback: str) -> str:
     message = (state.message or "").strip()
     try:
         state.result(raise_on_failure=True)
@@ -26,7 +30,7 @@ def _reason(state: Any, fallback: str) -> str:
     return message or fallback
 
 
-def job_failed(_flow: Any, flow_run: Any, state: Any) -> None:
+def job_failed(_flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
     """on_failure: record the error message.
 
     Staged parts stay so that a retry of this flow run (from the UI) only extracts what is
@@ -37,14 +41,14 @@ def job_failed(_flow: Any, flow_run: Any, state: Any) -> None:
         mark_failed(job_engine(), job_id, _reason(state, "export failed"))
 
 
-def job_crashed(_flow: Any, flow_run: Any, state: Any) -> None:
+def job_crashed(_flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
     """on_crashed: the run died (process killed, infrastructure lost)."""
     job_id = _job_id(flow_run)
     if job_id is not None:
         mark_failed(job_engine(), job_id, f"run crashed: {state.message or 'no reason given'}")
 
 
-def job_cancelled(_flow: Any, flow_run: Any, state: Any) -> None:
+def job_cancelled(_flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
     """on_cancellation: the job is cancelled and nothing of it is kept."""
     job_id = _job_id(flow_run)
     if job_id is not None:

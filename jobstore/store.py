@@ -19,7 +19,6 @@ from report_exports.database import engine_for
 from report_exports.errors import NotFoundError
 from report_exports.settings import get_settings
 
-
 RUNNABLE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.FAILED})
 
 
@@ -42,20 +41,39 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
-def params_fingerprint(surface: str, account_id: int, report_type: str, fmt: str,
-                       params: dict[str, Any]) -> str:
+def params_fingerprint(
+    surface: str, account_id: int, report_type: str, fmt: str, params: dict[str, Any]
+) -> str:
     """A stable hash of what was asked, for dedupe of identical requests."""
-    canonical = json.dumps([surface, account_id, report_type, fmt, params], sort_keys=True,
-                           separators=(",", ":"), default=str)
+    canonical = json.dumps(
+        [surface, account_id, report_type, fmt, params],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def create_job(engine: Engine, *, surface: str, account_id: int, report_type: str, fmt: str,
-               params: dict[str, Any], requested_by: str | None = None) -> ExportJob:
+def create_job(
+    engine: Engine,
+    *,
+    surface: str,
+    account_id: int,
+    report_type: str,
+    fmt: str,
+    params: dict[str, Any],
+    requested_by: str | None = None,
+) -> ExportJob:
     """Insert a queued job and return it (detached, fully loaded)."""
     job = ExportJob(
-        public_id=uuid7(), surface=surface, account_id=account_id, report_type=report_type,
-        format=fmt, params=params, requested_by=requested_by, state=JobState.QUEUED,
+        public_id=uuid7(),
+        surface=surface,
+        account_id=account_id,
+        report_type=report_type,
+        format=fmt,
+        params=params,
+        requested_by=requested_by,
+        state=JobState.QUEUED,
         params_hash=params_fingerprint(surface, account_id, report_type, fmt, params),
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
@@ -72,8 +90,9 @@ def get_job(engine: Engine, job_id: int) -> ExportJob:
     return job
 
 
-def _update(engine: Engine, job_id: int, *, from_states: frozenset[str] | None = None,
-            **values: Any) -> bool:
+def _update(
+    engine: Engine, job_id: int, *, from_states: frozenset[str] | None = None, **values: Any
+) -> bool:
     """Apply ``values`` to the job if it is in one of ``from_states`` (default: not finished)."""
     stmt = update(ExportJob).where(ExportJob.id == job_id).values(updated_at=utcnow(), **values)
     if from_states is None:
@@ -84,15 +103,25 @@ def _update(engine: Engine, job_id: int, *, from_states: frozenset[str] | None =
         return conn.execute(stmt).rowcount == 1
 
 
-def mark_running(engine: Engine, job_id: int, *, flow_run_id: str | None, parts_total: int,
-                 parts_done: int) -> bool:
+def mark_running(
+    engine: Engine, job_id: int, *, flow_run_id: str | None, parts_total: int, parts_done: int
+) -> bool:
     """The flow run has planned its chunks; ``parts_done`` counts parts kept from a retry.
 
     A failed job may run again (an operator retried its flow run); a cancelled one may not.
     """
-    return _update(engine, job_id, from_states=RUNNABLE, state=JobState.RUNNING, flow_run_id=flow_run_id,
-                   parts_total=parts_total, parts_done=parts_done, started_at=utcnow(),
-                   error_message=None, completed_at=None)
+    return _update(
+        engine,
+        job_id,
+        from_states=RUNNABLE,
+        state=JobState.RUNNING,
+        flow_run_id=flow_run_id,
+        parts_total=parts_total,
+        parts_done=parts_done,
+        started_at=utcnow(),
+        error_message=None,
+        completed_at=None,
+    )
 
 
 def record_part_done(engine: Engine, job_id: int) -> None:
@@ -100,39 +129,63 @@ def record_part_done(engine: Engine, job_id: int) -> None:
     _update(engine, job_id, parts_done=ExportJob.parts_done + 1)
 
 
-def mark_succeeded(engine: Engine, job_id: int, *, row_count: int, file_size_bytes: int,
-                   sha256: str, filename: str, content_type: str, storage_key: str,
-                   expires_at: datetime) -> bool:
+def mark_succeeded(
+    engine: Engine,
+    job_id: int,
+    *,
+    row_count: int,
+    file_size_bytes: int,
+    sha256: str,
+    filename: str,
+    content_type: str,
+    storage_key: str,
+    expires_at: datetime,
+) -> bool:
     """The file is published: the job becomes succeeded with everything about its file."""
-    return _update(engine, job_id, state=JobState.SUCCEEDED, row_count=row_count,
-                   file_size_bytes=file_size_bytes, sha256=sha256, filename=filename,
-                   content_type=content_type, storage_key=storage_key, expires_at=expires_at,
-                   completed_at=utcnow(), error_message=None)
+    return _update(
+        engine,
+        job_id,
+        state=JobState.SUCCEEDED,
+        row_count=row_count,
+        file_size_bytes=file_size_bytes,
+        sha256=sha256,
+        filename=filename,
+        content_type=content_type,
+        storage_key=storage_key,
+        expires_at=expires_at,
+        completed_at=utcnow(),
+        error_message=None,
+    )
 
 
 def mark_failed(engine: Engine, job_id: int, message: str) -> bool:
     """The run failed or crashed; keep why."""
-    return _update(engine, job_id, state=JobState.FAILED, error_message=message[:4000],
-                   completed_at=utcnow())
+    return _update(
+        engine, job_id, state=JobState.FAILED, error_message=message[:4000], completed_at=utcnow()
+    )
 
 
 def mark_cancelled(engine: Engine, job_id: int, message: str = "cancelled") -> bool:
     """The job was cancelled before it finished."""
-    return _update(engine, job_id, state=JobState.CANCELLED, error_message=message,
-                   completed_at=utcnow())
+    return _update(
+        engine, job_id, state=JobState.CANCELLED, error_message=message, completed_at=utcnow()
+    )
 
 
 def mark_expired(engine: Engine, job_id: int) -> bool:
     """The file is past retention and was deleted."""
-    stmt = (update(ExportJob).where(ExportJob.id == job_id,
-                                    ExportJob.state == JobState.SUCCEEDED)
-            .values(state=JobState.EXPIRED, storage_key=None, updated_at=utcnow()))
+    stmt = (
+        update(ExportJob)
+        .where(ExportJob.id == job_id, ExportJob.state == JobState.SUCCEEDED)
+        .values(state=JobState.EXPIRED, storage_key=None, updated_at=utcnow())
+    )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
 
 
-def list_jobs(engine: Engine, *, where: Callable[[Any], Any] | None = None,
-              limit: int = 100) -> list[ExportJob]:
+def list_jobs(
+    engine: Engine, *, where: Callable[[Any], Any] | None = None, limit: int = 100
+) -> list[ExportJob]:
     """Jobs newest first, optionally filtered by a SQLAlchemy predicate builder."""
     stmt = select(ExportJob).order_by(ExportJob.id.desc()).limit(limit)
     if where is not None:

@@ -13,8 +13,11 @@ from catalog.registry import CATALOGS, ExportRequest, find_report, validate_requ
 from report_exports.errors import ValidationError
 from report_exports.settings import get_settings
 
-app = typer.Typer(help="Report Exports: reliable background exports as CSV, Excel or PDF.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Report Exports: reliable background exports as CSV, Excel or PDF.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -36,9 +39,19 @@ def _pairs(items: list[str], option: str) -> dict[str, Any]:
     return out
 
 
-def build_params(surface: str, *, env: str | None, date_from: str | None, date_to: str | None,
-                 start_time: str | None, end_time: str | None, params: list[str],
-                 search: list[str], sort: str | None, order: str | None) -> dict[str, Any]:
+def build_params(
+    surface: str,
+    *,
+    env: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    start_time: str | None,
+    end_time: str | None,
+    params: list[str],
+    search: list[str],
+    sort: str | None,
+    order: str | None,
+) -> dict[str, Any]:
     """The request body of the report's surface from command-line options."""
     body: dict[str, Any] = _pairs(params, "--param")
     if surface == "verifyhuman":
@@ -69,9 +82,14 @@ def _run(request: ExportRequest, account: int) -> None:
     with console.status("Connecting to the Prefect server…"):
         api_url = ensure_prefect_server(settings)
     console.print(f"Prefect API: {api_url}")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} parts"), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} parts"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"{request.report.name} → {request.format}", total=None)
 
         def progress(job: Any) -> None:
@@ -81,14 +99,18 @@ def _run(request: ExportRequest, account: int) -> None:
     if job.state != "succeeded":
         err.print(f"[red]Export job {job.id} {job.state}: {job.error_message}")
         raise typer.Exit(1)
-    console.print(f"[green]Export job {job.id} succeeded[/]: {job.row_count:,} rows, "
-                  f"{job.file_size_bytes:,} bytes, sha256 {job.sha256[:12]}…")
+    console.print(
+        f"[green]Export job {job.id} succeeded[/]: {job.row_count:,} rows, "
+        f"{job.file_size_bytes:,} bytes, sha256 {(job.sha256 or '')[:12]}…"
+    )
     console.print(file_location(job), soft_wrap=True, highlight=False)
 
 
 @app.command()
 def export(
-    report: Annotated[str, typer.Option(help="Report type, e.g. overview, deals_excel, message-log.")],
+    report: Annotated[
+        str, typer.Option(help="Report type, e.g. overview, deals_excel, message-log.")
+    ],
     fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx or pdf.")] = None,
     env: Annotated[str | None, typer.Option(help="VerifyHuman environment: test or live.")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="Start date YYYY-MM-DD.")] = None,
@@ -104,9 +126,18 @@ def export(
     """Run one export through the export-report flow and print where its file is."""
     try:
         spec = find_report(report)
-        body = build_params(spec.surface, env=env, date_from=date_from, date_to=date_to,
-                            start_time=start_time, end_time=end_time, params=param,
-                            search=search, sort=sort, order=order)
+        body = build_params(
+            spec.surface,
+            env=env,
+            date_from=date_from,
+            date_to=date_to,
+            start_time=start_time,
+            end_time=end_time,
+            params=param,
+            search=search,
+            sort=sort,
+            order=order,
+        )
         request = validate_request(spec.surface, spec.name, fmt, body)
     except ValidationError as exc:
         err.print(f"[red]error[/] ({exc.field or 'request'}): {exc.message}")
@@ -123,9 +154,10 @@ def reports() -> None:
 
 
 @app.command("demo-data")
-def demo_data(rows: Annotated[int | None, typer.Option(help="Verification events.")] = None,
-              force: Annotated[bool, typer.Option(help="Regenerate even if present.")] = False
-              ) -> None:
+def demo_data(
+    rows: Annotated[int | None, typer.Option(help="Verification events.")] = None,
+    force: Annotated[bool, typer.Option(help="Regenerate even if present.")] = False,
+) -> None:
     """Generate the demo source database (if missing, or with --force)."""
     from demo_data.generate import ensure_demo_source, generate
 
@@ -138,16 +170,20 @@ def demo_data(rows: Annotated[int | None, typer.Option(help="Verification events
 
 
 @app.command()
-def demo(keep_server: Annotated[bool, typer.Option(
-        help="Leave the Prefect server running afterwards (its UI shows the runs).")] = False
-         ) -> None:
+def demo(
+    keep_server: Annotated[
+        bool,
+        typer.Option(help="Leave the Prefect server running afterwards (its UI shows the runs)."),
+    ] = False,
+) -> None:
     """Generate demo data if missing and export one file of each format."""
     from deployments.local_server import is_healthy, stop_server
 
     settings = get_settings()
     already_running = bool(settings.prefect_api_url) or is_healthy(
-        f"http://127.0.0.1:{settings.prefect_port}/api")
-    examples = [
+        f"http://127.0.0.1:{settings.prefect_port}/api"
+    )
+    examples: list[tuple[str, str, dict[str, Any]]] = [
         ("overview", "pdf", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
         ("full-v21", "csv", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
         ("deals_excel", "xlsx", {"search_params": {}, "index_params": {"sort": "id"}}),
@@ -158,8 +194,10 @@ def demo(keep_server: Annotated[bool, typer.Option(
             _run(validate_request(spec.surface, name, fmt, body), account=1)
     finally:
         if not already_running and not keep_server and stop_server():
-            console.print("Stopped the Prefect server this demo started "
-                          "(--keep-server leaves it up for its UI).")
+            console.print(
+                "Stopped the Prefect server this demo started "
+                "(--keep-server leaves it up for its UI)."
+            )
 
 
 @app.command("prefect-server")

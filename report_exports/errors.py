@@ -1,15 +1,15 @@
 """Domain errors. Each surface maps them to its own error shape in one place.
 
-    ExportError
-    ├── ValidationError          bad request: names the offending field
-    │   └── UnknownReportError   report type not in the surface's catalog
-    ├── NotFoundError            job or file does not exist (or is not yours)
-    ├── PlanError                the request cannot be split into chunks
-    ├── QueryError               the source query failed
-    │   └── TransientSourceError lost connection, locked database: worth a retry
-    ├── RenderError              the file could not be rendered
-    └── StorageError             staging or publishing failed
-        └── TransientStorageError
+ExportError
+├── ValidationError          bad request: names the offending field
+│   └── UnknownReportError   report type not in the surface's catalog
+├── NotFoundError            job or file does not exist (or is not yours)
+├── PlanError                the request cannot be split into chunks
+├── QueryError               the source query failed
+│   └── TransientSourceError lost connection, locked database: worth a retry
+├── RenderError              the file could not be rendered
+└── StorageError             staging or publishing failed
+    └── TransientStorageError
 """
 
 from __future__ import annotations

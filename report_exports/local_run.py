@@ -14,9 +14,13 @@ from storage.files import default_storage
 ProgressCallback = Callable[[ExportJob], None]
 
 
-def run_export_locally(request: ExportRequest, account_id: int, *,
-                       on_progress: ProgressCallback | None = None,
-                       poll_seconds: float = 0.3) -> ExportJob:
+def run_export_locally(
+    request: ExportRequest,
+    account_id: int,
+    *,
+    on_progress: ProgressCallback | None = None,
+    poll_seconds: float = 0.3,
+) -> ExportJob:
     """Create the job row, run the export flow to its end, return the final job row.
 
     The caller must have pointed this process at a Prefect server (ensure_prefect_server)
@@ -26,9 +30,15 @@ def run_export_locally(request: ExportRequest, account_id: int, *,
 
     engine = job_engine()
     init_store(engine)
-    job = create_job(engine, surface=request.report.surface, account_id=account_id,
-                     report_type=request.report.name, fmt=request.format,
-                     params=request.params_json(), requested_by="cli")
+    job = create_job(
+        engine,
+        surface=request.report.surface,
+        account_id=account_id,
+        report_type=request.report.name,
+        fmt=request.format,
+        params=request.params_json(),
+        requested_by="cli",
+    )
     outcome: dict[str, Any] = {}
 
     def target() -> None:

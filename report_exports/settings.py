@@ -32,9 +32,7 @@ class Settings(BaseSettings):
     storage_url: str = Field(
         "", description="Where parts and files go (local path or s3://); empty means var/files."
     )
-    source_reader: str = Field(
-        "auto", description="How chunks are read: auto, adbc or sqlalchemy."
-    )
+    source_reader: str = Field("auto", description="How chunks are read: auto, adbc or sqlalchemy.")
     chunk_rows: int = Field(250_000, ge=1, description="Target rows per extracted chunk.")
     chunk_workers: int = Field(2, ge=1, description="Threads that extract chunks in parallel.")
     extract_retries: int = Field(3, ge=0, description="Retries of a chunk on transient errors.")

@@ -42,8 +42,14 @@ def chunk_prefix(job_id: int, chunk: Chunk) -> str:
     return f"{staging_prefix(job_id)}/{chunk.name}"
 
 
-def extract_chunk(ctx: ExportContext, chunk: Chunk, outputs: OutputPlan, storage: Storage,
-                  source_url: str, reader: str = "auto") -> PartRef:
+def extract_chunk(
+    ctx: ExportContext,
+    chunk: Chunk,
+    outputs: OutputPlan,
+    storage: Storage,
+    source_url: str,
+    reader: str = "auto",
+) -> PartRef:
     """Query the chunk, then stage its rows and/or partial aggregates."""
     prefix = chunk_prefix(ctx.ref.job_id, chunk)
     if storage.exists(f"{prefix}/{DONE_MARKER}"):
@@ -82,15 +88,26 @@ def _run_name() -> str:
     return f"extract {params['job'].report_type} {params['chunk'].name}"
 
 
-@task(name="extract", task_run_name=_run_name, cache_policy=NO_CACHE,
-      retries=get_settings().extract_retries,
-      retry_delay_seconds=exponential_backoff(get_settings().extract_retry_delay_seconds),
-      retry_jitter_factor=0.5, retry_condition_fn=retry_on_transient)
+@task(
+    name="extract",
+    task_run_name=_run_name,
+    cache_policy=NO_CACHE,
+    retries=get_settings().extract_retries,
+    retry_delay_seconds=exponential_backoff(get_settings().extract_retry_delay_seconds),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_on_transient,
+)
 def extract(job: JobRef, chunk: Chunk, outputs: OutputPlan) -> PartRef:
     """Extract one chunk to staging and count it towards the job's progress."""
     settings = get_settings()
-    part = extract_chunk(load_context(job.job_id), chunk, outputs, default_storage(),
-                         settings.source_url, settings.source_reader)
+    part = extract_chunk(
+        load_context(job.job_id),
+        chunk,
+        outputs,
+        default_storage(),
+        settings.source_url,
+        settings.source_reader,
+    )
     if not part.reused:
         record_part_done(job_engine(), job.job_id)
     return part

@@ -32,6 +32,9 @@ def load_context(job_id: int) -> ExportContext:
     """Read the job row and resolve its report and parameters."""
     job = get_job(job_engine(), job_id)
     report = get_report(job.surface, job.report_type)
-    return ExportContext(ref=JobRef(job.id, job.report_type, job.format),
-                         account_id=job.account_id, report=report,
-                         params=parse_params(report, job.params))
+    return ExportContext(
+        ref=JobRef(job.id, job.report_type, job.format),
+        account_id=job.account_id,
+        report=report,
+        params=parse_params(report, job.params),
+    )

@@ -12,7 +12,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from catalog.base import SortKey
-from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.extract import DONE_MARKER, PartRef
 from tasks.job_context import ExportContext, JobRef, load_context
@@ -41,8 +40,9 @@ def needs_sort(ctx: ExportContext) -> tuple[SortKey, ...]:
     return () if keys == (SortKey(ctx.report.chunk_column.name),) else keys
 
 
-def merge_parts(ctx: ExportContext, export_plan: ExportPlan, parts: Sequence[PartRef],
-                storage: Storage) -> MergedExport:
+def merge_parts(
+    ctx: ExportContext, export_plan: ExportPlan, parts: Sequence[PartRef], storage: Storage
+) -> MergedExport:
     """Combine the staged parts of every chunk (memory bounded by a batch, not the export)."""
     ordered = sorted(parts, key=lambda p: p.chunk.index)
     source_rows = 0
@@ -59,15 +59,18 @@ def merge_parts(ctx: ExportContext, export_plan: ExportPlan, parts: Sequence[Par
             if order:
                 local = Path(tmp) / "rows.parquet"
                 scan(storage, rows_keys).sort(
-                    [k.column for k in order], descending=[k.descending for k in order],
-                    nulls_last=True, maintain_order=True,
+                    [k.column for k in order],
+                    descending=[k.descending for k in order],
+                    nulls_last=True,
+                    maintain_order=True,
                 ).sink_parquet(local)
                 storage.put_atomic(local, f"{merged_prefix}/rows.parquet")
                 rows_keys = (f"{merged_prefix}/rows.parquet",)
         for name in export_plan.outputs.sections:
             spec = ctx.report.section(name)
-            table = spec.combine(scan(storage, [f"{p.prefix}/section-{name}.parquet"
-                                                for p in ordered]))
+            table = spec.combine(
+                scan(storage, [f"{p.prefix}/section-{name}.parquet" for p in ordered])
+            )
             if ctx.report.refine is not None and name == ctx.report.tabular_output:
                 table = ctx.report.refine(ctx.params, table)
             local = Path(tmp) / f"section-{name}.parquet"

@@ -44,8 +44,11 @@ class ExportPlan:
 def output_plan(report: ReportSpec, fmt: str, pdf_rows: int) -> OutputPlan:
     """Rows for row files, partial aggregates for summaries, both (capped rows) for PDFs."""
     if fmt == "pdf":
-        return OutputPlan(rows=bool(report.row_columns), rows_limit=pdf_rows,
-                          sections=tuple(s.name for s in report.sections))
+        return OutputPlan(
+            rows=bool(report.row_columns),
+            rows_limit=pdf_rows,
+            sections=tuple(s.name for s in report.sections),
+        )
     if report.tabular_output == "rows":
         return OutputPlan(rows=True, rows_limit=None, sections=())
     return OutputPlan(rows=False, rows_limit=None, sections=(report.tabular_output,))
@@ -60,8 +63,9 @@ def base_query(report: ReportSpec, params: ReportParams, account_id: int) -> Sel
     return stmt
 
 
-def estimate_chunks(report: ReportSpec, params: ReportParams, account_id: int,
-                    source_url: str, target_rows: int) -> list[Chunk]:
+def estimate_chunks(
+    report: ReportSpec, params: ReportParams, account_id: int, source_url: str, target_rows: int
+) -> list[Chunk]:
     """Cheap counts on the source (per day, or min/max/count of the key) → chunks."""
     column = report.chunk_column
     stmt = base_query(report, params, account_id)
@@ -73,9 +77,7 @@ def estimate_chunks(report: ReportSpec, params: ReportParams, account_id: int,
             if report.chunking == "key":
                 return plan_key_ranges(low, high, total, target_rows)
             day = func.date(column)
-            counts = conn.execute(
-                stmt.with_only_columns(day, func.count()).group_by(day)
-            ).all()
+            counts = conn.execute(stmt.with_only_columns(day, func.count()).group_by(day)).all()
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise classify(exc) from exc
@@ -84,8 +86,9 @@ def estimate_chunks(report: ReportSpec, params: ReportParams, account_id: int,
     return plan_time_windows([(_as_date(d), n) for d, n in counts], start, end, target_rows)
 
 
-def _time_bounds(window: tuple[datetime, datetime] | None, low: Any, high: Any
-                 ) -> tuple[datetime, datetime]:
+def _time_bounds(
+    window: tuple[datetime, datetime] | None, low: Any, high: Any
+) -> tuple[datetime, datetime]:
     if low is None:  # no rows: one empty chunk over what was asked (or a token window)
         return window or (datetime(1970, 1, 1), datetime(1970, 1, 2))
     low, high = _as_datetime(low), _as_datetime(high)
@@ -113,8 +116,9 @@ def plan_export(ctx: ExportContext, storage: Storage) -> ExportPlan:
         with storage.fs.open(storage.path(key)) as fh:
             saved = json.load(fh)
         return ExportPlan(tuple(_chunk_from_json(c) for c in saved), outputs)
-    chunks = estimate_chunks(ctx.report, ctx.params, ctx.account_id, settings.source_url,
-                             settings.chunk_rows)
+    chunks = estimate_chunks(
+        ctx.report, ctx.params, ctx.account_id, settings.source_url, settings.chunk_rows
+    )
     if not chunks:
         raise PlanError("the export could not be split into chunks")
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
@@ -127,12 +131,17 @@ def plan_export(ctx: ExportContext, storage: Storage) -> ExportPlan:
 def _chunk_from_json(raw: dict[str, Any]) -> Chunk:
     def parse(v: Any) -> datetime | int:
         return v if isinstance(v, int) else datetime.fromisoformat(v)
+
     return Chunk(raw["index"], parse(raw["start"]), parse(raw["end"]), raw["estimated_rows"])
 
 
-@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 4],
-      retry_condition_fn=retry_on_transient)
+@task(
+    name="plan",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[1, 4],
+    retry_condition_fn=retry_on_transient,
+)
 def plan(job: JobRef) -> ExportPlan:
     """Split the job into chunks sized by estimated rows."""
     return plan_export(load_context(job.job_id), default_storage())
-

@@ -36,21 +36,32 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def publish_file(account_id: int, job_id: int, rendered: RenderedFile,
-                 storage: Storage) -> PublishedFile:
+def publish_file(
+    account_id: int, job_id: int, rendered: RenderedFile, storage: Storage
+) -> PublishedFile:
     """Checksum, upload to a temporary key, then make it visible under its final key."""
     local = Path(rendered.path)
     key = published_key(account_id, job_id, rendered.filename)
-    published = PublishedFile(storage_key=key, filename=rendered.filename,
-                              content_type=rendered.content_type, size_bytes=local.stat().st_size,
-                              sha256=sha256_of(local), row_count=rendered.row_count)
+    published = PublishedFile(
+        storage_key=key,
+        filename=rendered.filename,
+        content_type=rendered.content_type,
+        size_bytes=local.stat().st_size,
+        sha256=sha256_of(local),
+        row_count=rendered.row_count,
+    )
     storage.put_atomic(local, key)
     local.unlink(missing_ok=True)
     return published
 
 
-@task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 3, 9],
-      retry_condition_fn=retry_on_transient)
+@task(
+    name="publish",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[1, 3, 9],
+    retry_condition_fn=retry_on_transient,
+)
 def publish(job: JobRef, rendered: RenderedFile) -> PublishedFile:
     """Publish the rendered file to storage."""
     ctx = load_context(job.job_id)

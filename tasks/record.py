@@ -16,14 +16,20 @@ from tasks.job_context import JobRef
 from tasks.publish import PublishedFile
 
 
-def record_result(engine: Engine, job_id: int, published: PublishedFile, storage: Storage,
-                  retention: timedelta) -> datetime:
+def record_result(
+    engine: Engine, job_id: int, published: PublishedFile, storage: Storage, retention: timedelta
+) -> datetime:
     """Mark the job succeeded with its file facts; returns when the file expires."""
     expires_at = datetime.now(UTC) + retention
     recorded = mark_succeeded(
-        engine, job_id, row_count=published.row_count, file_size_bytes=published.size_bytes,
-        sha256=published.sha256, filename=published.filename,
-        content_type=published.content_type, storage_key=published.storage_key,
+        engine,
+        job_id,
+        row_count=published.row_count,
+        file_size_bytes=published.size_bytes,
+        sha256=published.sha256,
+        filename=published.filename,
+        content_type=published.content_type,
+        storage_key=published.storage_key,
         expires_at=expires_at,
     )
     if not recorded:  # cancelled (or failed) while we worked: the file must not linger
@@ -36,8 +42,18 @@ def record_result(engine: Engine, job_id: int, published: PublishedFile, storage
 @task(name="record", cache_policy=NO_CACHE)
 def record(job: JobRef, published: PublishedFile) -> dict[str, object]:
     """Record the result on the job row."""
-    expires_at = record_result(job_engine(), job.job_id, published, default_storage(),
-                               timedelta(hours=get_settings().retention_hours))
-    return {"job_id": job.job_id, "storage_key": published.storage_key,
-            "rows": published.row_count, "bytes": published.size_bytes,
-            "sha256": published.sha256, "expires_at": expires_at.isoformat()}
+    expires_at = record_result(
+        job_engine(),
+        job.job_id,
+        published,
+        default_storage(),
+        timedelta(hours=get_settings().retention_hours),
+    )
+    return {
+        "job_id": job.job_id,
+        "storage_key": published.storage_key,
+        "rows": published.row_count,
+        "bytes": published.size_bytes,
+        "sha256": published.sha256,
+        "expires_at": expires_at.isoformat(),
+    }

@@ -54,8 +54,9 @@ def account_label(account_id: int) -> str:
     return f"Account {account_id}"
 
 
-def render_export(ctx: ExportContext, merged: MergedExport, storage: Storage,
-                  out_dir: Path) -> RenderedFile:
+def render_export(
+    ctx: ExportContext, merged: MergedExport, storage: Storage, out_dir: Path
+) -> RenderedFile:
     """Render the requested format from the staged, merged data."""
     settings = get_settings()
     fmt, report = ctx.ref.format, ctx.report
@@ -64,22 +65,38 @@ def render_export(ctx: ExportContext, merged: MergedExport, storage: Storage,
     try:
         if fmt == "pdf":
             assert report.pdf is not None, f"{report.name} has no PDF layout"
-            rows = (scan(storage, merged.rows_keys).head(settings.pdf_table_rows).collect()
-                    if merged.rows_keys else None)
-            pdf_ctx = PdfContext(report=report, params=ctx.params, account=account_label(ctx.account_id),
-                                 generated_at=datetime.now(UTC), table_rows=settings.pdf_table_rows,
-                                 rows_total=merged.source_rows)
+            rows = (
+                scan(storage, merged.rows_keys).head(settings.pdf_table_rows).collect()
+                if merged.rows_keys
+                else None
+            )
+            pdf_ctx = PdfContext(
+                report=report,
+                params=ctx.params,
+                account=account_label(ctx.account_id),
+                generated_at=datetime.now(UTC),
+                table_rows=settings.pdf_table_rows,
+                rows_total=merged.source_rows,
+            )
             render_pdf(report.pdf(pdf_ctx, sections, rows), path)
             count = merged.source_rows
         else:
-            frame = (scan(storage, merged.rows_keys) if report.tabular_output == "rows"
-                     else sections[report.tabular_output].lazy())
+            frame = (
+                scan(storage, merged.rows_keys)
+                if report.tabular_output == "rows"
+                else sections[report.tabular_output].lazy()
+            )
             columns = report.columns_for_tabular()
             if fmt == "csv":
                 count = render_csv(frame, columns, path)
             else:
-                count = render_xlsx(frame, columns, path, sheet_title=report.display_name[:24],
-                                    max_rows_per_sheet=settings.xlsx_max_rows_per_sheet)
+                count = render_xlsx(
+                    frame,
+                    columns,
+                    path,
+                    sheet_title=report.display_name[:24],
+                    max_rows_per_sheet=settings.xlsx_max_rows_per_sheet,
+                )
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
         path.unlink(missing_ok=True)
         raise RenderError(f"could not render {fmt}: {exc}") from exc

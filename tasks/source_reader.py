@@ -19,12 +19,19 @@ from report_exports.database import engine_for
 from report_exports.errors import QueryError, TransientSourceError
 
 _PERMANENT_HINTS = ("no such", "does not exist", "syntax", "undefined", "permission denied")
-_TRANSIENT_HINTS = ("database is locked", "database is busy", "connection", "timeout",
-                    "server closed", "terminating")
+_TRANSIENT_HINTS = (
+    "database is locked",
+    "database is busy",
+    "connection",
+    "timeout",
+    "server closed",
+    "terminating",
+)
 
 
-def read_frame(stmt: Select[Any], source_url: str, schema: dict[str, Any],
-               reader: str = "auto") -> pl.DataFrame:
+def read_frame(
+    stmt: Select[Any], source_url: str, schema: dict[str, Any], reader: str = "auto"
+) -> pl.DataFrame:
     """Run ``stmt`` on the source and return its rows typed as ``schema`` says."""
     try:
         if make_url(source_url).get_backend_name() == "sqlite" and reader in ("auto", "adbc"):
@@ -47,7 +54,8 @@ def classify(exc: BaseException) -> QueryError:
     if any(hint in text for hint in _PERMANENT_HINTS):
         return QueryError(f"source query failed: {exc}")
     connection_lost = getattr(exc, "connection_invalidated", False) or any(
-        hint in text for hint in _TRANSIENT_HINTS)
+        hint in text for hint in _TRANSIENT_HINTS
+    )
     if connection_lost or "operational" in type(exc).__name__.lower() or isinstance(exc, OSError):
         return TransientSourceError(f"source temporarily unavailable: {exc}")
     return QueryError(f"source query failed: {exc}")

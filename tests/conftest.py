@@ -40,18 +40,20 @@ TEST_ROOT.mkdir(parents=True, exist_ok=True)
 _remove_stale_sessions()
 TEST_VAR.mkdir(parents=True)
 PREFECT_PORT = _free_port()
-os.environ.update({
-    "REPORT_EXPORTS_VAR_DIR": str(TEST_VAR),
-    "REPORT_EXPORTS_DEMO_ROWS": "20000",
-    "REPORT_EXPORTS_CHUNK_ROWS": "200",  # many chunks even on small data
-    "REPORT_EXPORTS_EXTRACT_RETRY_DELAY_SECONDS": "0.2",
-    "REPORT_EXPORTS_PREFECT_PORT": str(PREFECT_PORT),
-    "PREFECT_HOME": str(TEST_VAR / "prefect"),
-    "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
-    "PREFECT_LOGGING_TO_API_ENABLED": "false",  # the server stops before the last flush
-})
+os.environ.update(
+    {
+        "REPORT_EXPORTS_VAR_DIR": str(TEST_VAR),
+        "REPORT_EXPORTS_DEMO_ROWS": "20000",
+        "REPORT_EXPORTS_CHUNK_ROWS": "200",  # many chunks even on small data
+        "REPORT_EXPORTS_EXTRACT_RETRY_DELAY_SECONDS": "0.2",
+        "REPORT_EXPORTS_PREFECT_PORT": str(PREFECT_PORT),
+        "PREFECT_HOME": str(TEST_VAR / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",  # the server stops before the last flush
+    }
+)
 os.environ.pop("REPORT_EXPORTS_SOURCE_URL", None)
 os.environ.pop("REPORT_EXPORTS_DATABASE_URL", None)
 os.environ.pop("REPORT_EXPORTS_STORAGE_URL", None)

@@ -16,8 +16,9 @@ DEC_START, DEC_END = "2025-12-01 00:00:00", "2026-01-01 00:00:00"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
-def run_export(surface: str, report: str, fmt: str | None, params: dict[str, Any],
-               account_id: int = 1) -> tuple[ExportJob, Path]:
+def run_export(
+    surface: str, report: str, fmt: str | None, params: dict[str, Any], account_id: int = 1
+) -> tuple[ExportJob, Path]:
     """Run the real export-report flow; return the job row and the published file."""
     job = run_export_locally(validate_request(surface, report, fmt, params), account_id)
     assert job.state == "succeeded", f"job {job.id} {job.state}: {job.error_message}"

@@ -19,10 +19,15 @@ def _owner(chunks: list[Chunk], value: datetime | int) -> list[int]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(rows=st.lists(moments, max_size=400), a=moments, b=moments,
-       target=st.integers(min_value=1, max_value=120))
-def test_time_windows_cover_every_row_exactly_once(rows: list[datetime], a: datetime,
-                                                   b: datetime, target: int) -> None:
+@given(
+    rows=st.lists(moments, max_size=400),
+    a=moments,
+    b=moments,
+    target=st.integers(min_value=1, max_value=120),
+)
+def test_time_windows_cover_every_row_exactly_once(
+    rows: list[datetime], a: datetime, b: datetime, target: int
+) -> None:
     start, end = min(a, b), max(a, b) + timedelta(seconds=1)
     counts = Counter(r.date() for r in rows if start <= r < end)
     chunks = plan_time_windows(sorted(counts.items()), start, end, target)
@@ -40,10 +45,10 @@ def test_time_windows_cover_every_row_exactly_once(rows: list[datetime], a: date
 
 
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(moments, min_size=1, max_size=400),
-       target=st.integers(min_value=1, max_value=60))
-def test_time_windows_respect_the_target_for_spread_rows(rows: list[datetime],
-                                                        target: int) -> None:
+@given(
+    rows=st.lists(moments, min_size=1, max_size=400), target=st.integers(min_value=1, max_value=60)
+)
+def test_time_windows_respect_the_target_for_spread_rows(rows: list[datetime], target: int) -> None:
     start = BASE
     end = BASE + timedelta(days=91)
     counts = Counter(r.date() for r in rows)
@@ -56,9 +61,12 @@ def test_time_windows_respect_the_target_for_spread_rows(rows: list[datetime],
 
 
 @settings(max_examples=300, deadline=None)
-@given(keys=st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=300,
-                     unique=True),
-       target=st.integers(min_value=1, max_value=100))
+@given(
+    keys=st.lists(
+        st.integers(min_value=1, max_value=10_000), min_size=1, max_size=300, unique=True
+    ),
+    target=st.integers(min_value=1, max_value=100),
+)
 def test_key_ranges_cover_every_key_exactly_once(keys: list[int], target: int) -> None:
     chunks = plan_key_ranges(min(keys), max(keys), len(keys), target)
     assert chunks[0].start == min(keys) and chunks[-1].end == max(keys) + 1
@@ -75,8 +83,9 @@ def test_no_rows_still_makes_one_chunk() -> None:
 
 
 def test_a_big_day_is_cut_into_parts_and_names_are_readable() -> None:
-    chunks = plan_time_windows([(date(2025, 12, 2), 1000)], datetime(2025, 12, 1),
-                               datetime(2025, 12, 4), 300)
+    chunks = plan_time_windows(
+        [(date(2025, 12, 2), 1000)], datetime(2025, 12, 1), datetime(2025, 12, 4), 300
+    )
     # Day 1 alone, day 2 in four parts; its last part is packed with the empty days 3-4.
     assert len(chunks) == 5
     assert chunks[-1].start == datetime(2025, 12, 2, 18) and chunks[-1].end == datetime(2025, 12, 4)

@@ -14,33 +14,89 @@ WH = {"start_time": "2025-12-01T00:00:00Z", "end_time": "2025-12-06T23:59:59Z"}
 @pytest.mark.parametrize(
     ("surface", "report", "fmt", "params", "field", "says"),
     [
-        ("verifyhuman", "bogus", "pdf", DEC, "report_type", "Invalid report_type. Must be one of: overview"),
+        (
+            "verifyhuman",
+            "bogus",
+            "pdf",
+            DEC,
+            "report_type",
+            "Invalid report_type. Must be one of: overview",
+        ),
         ("verifyhuman", "deals_excel", None, {}, "report_type", "Invalid report_type"),
         ("hienergy", "overview", None, DEC, "report_type", "advertisers_csv"),
         ("verifyhuman", "overview", "docx", DEC, "format", "Invalid format"),
         ("verifyhuman", "overview", "xlsx", DEC, "format", "available as: pdf, csv"),
         ("hienergy", "deals_excel", "csv", {}, "format", "available as: xlsx"),
-        ("verifyhuman", "overview", "pdf", {**DEC, "from": "2025-12-32"}, "from", "not a real date"),
+        (
+            "verifyhuman",
+            "overview",
+            "pdf",
+            {**DEC, "from": "2025-12-32"},
+            "from",
+            "not a real date",
+        ),
         ("verifyhuman", "overview", "pdf", {**DEC, "from": "12/01/2025"}, "from", "YYYY-MM-DD"),
         ("verifyhuman", "overview", "pdf", {**DEC, "from": 20251201}, "from", "YYYY-MM-DD"),
         ("verifyhuman", "overview", "pdf", {**DEC, "to": "2025-11-30"}, "to", "before"),
         ("verifyhuman", "overview", "pdf", {**DEC, "env": "prod"}, "env", "Invalid env"),
         ("verifyhuman", "overview", "pdf", {"env": "live", "from": "2025-12-01"}, "to", "Missing"),
         ("verifyhuman", "overview", "pdf", {**DEC, "country": "US"}, "country", "Unknown filter"),
-        ("hienergy", "advertisers_csv", None, {"search_params": {"colour": "red"}},
-         "search_params.colour", "Unknown filter"),
-        ("hienergy", "advertisers_csv", None, {"index_params": {"sort": "password"}},
-         "index_params.sort", "Invalid index_params.sort"),
-        ("hienergy", "clicks_details_excel", None,
-         {"search_params": {"from": "2025-12-05", "to": "2025-12-01"}}, "search_params.to", "before"),
-        ("webhooks", "message-log", None, {**WH, "end_time": "2025-11-01T00:00:00Z"},
-         "end_time", "after start_time"),
-        ("webhooks", "message-log", None, {**WH, "start_time": "yesterday"}, "start_time",
-         "ISO 8601"),
-        ("webhooks", "message-log", None, {**WH, "start_time": "2025-12-01T00:00:00"},
-         "start_time", "time zone"),
-        ("webhooks", "message-log", None, {**WH, "endpoint_id": "ep_123"}, "endpoint_id",
-         "Invalid endpoint_id"),
+        (
+            "hienergy",
+            "advertisers_csv",
+            None,
+            {"search_params": {"colour": "red"}},
+            "search_params.colour",
+            "Unknown filter",
+        ),
+        (
+            "hienergy",
+            "advertisers_csv",
+            None,
+            {"index_params": {"sort": "password"}},
+            "index_params.sort",
+            "Invalid index_params.sort",
+        ),
+        (
+            "hienergy",
+            "clicks_details_excel",
+            None,
+            {"search_params": {"from": "2025-12-05", "to": "2025-12-01"}},
+            "search_params.to",
+            "before",
+        ),
+        (
+            "webhooks",
+            "message-log",
+            None,
+            {**WH, "end_time": "2025-11-01T00:00:00Z"},
+            "end_time",
+            "after start_time",
+        ),
+        (
+            "webhooks",
+            "message-log",
+            None,
+            {**WH, "start_time": "yesterday"},
+            "start_time",
+            "ISO 8601",
+        ),
+        (
+            "webhooks",
+            "message-log",
+            None,
+            {**WH, "start_time": "2025-12-01T00:00:00"},
+            "start_time",
+            "time zone",
+        ),
+        (
+            "webhooks",
+            "message-log",
+            None,
+            {**WH, "endpoint_id": "ep_123"},
+            "endpoint_id",
+            "Invalid endpoint_id",
+        ),
         ("webhooks", "message-log", None, {**WH, "status": "lost"}, "status", "Invalid status"),
     ],
 )
@@ -57,12 +113,23 @@ def test_unknown_report_is_its_own_error() -> None:
 
 
 def test_catalog_has_every_report_type_of_the_seeds() -> None:
-    assert list(CATALOGS["verifyhuman"]) == ["overview", "volume", "usage", "risk-summary",
-                                             "widget-performance", "full", "verification-v21",
-                                             "full-v21"]
+    assert list(CATALOGS["verifyhuman"]) == [
+        "overview",
+        "volume",
+        "usage",
+        "risk-summary",
+        "widget-performance",
+        "full",
+        "verification-v21",
+        "full-v21",
+    ]
     assert all(r.formats == ("pdf", "csv") for r in CATALOGS["verifyhuman"].values())
-    assert list(CATALOGS["hienergy"]) == ["advertisers_csv", "deals_excel",
-                                          "hot_advertisers_excel", "clicks_details_excel"]
+    assert list(CATALOGS["hienergy"]) == [
+        "advertisers_csv",
+        "deals_excel",
+        "hot_advertisers_excel",
+        "clicks_details_excel",
+    ]
     assert CATALOGS["hienergy"]["advertisers_csv"].formats == ("csv",)
     assert CATALOGS["webhooks"]["message-log"].formats == ("csv",)
 
@@ -70,8 +137,9 @@ def test_catalog_has_every_report_type_of_the_seeds() -> None:
 def test_valid_requests_store_normalised_params() -> None:
     vh = validate_request("verifyhuman", "overview", None, DEC)
     assert vh.format == "pdf" and vh.params_json() == DEC
-    wh = validate_request("webhooks", "message-log", None,
-                          {**WH, "start_time": "2025-12-01T01:00:00+01:00"})
+    wh = validate_request(
+        "webhooks", "message-log", None, {**WH, "start_time": "2025-12-01T01:00:00+01:00"}
+    )
     assert wh.params_json()["start_time"] == "2025-12-01T00:00:00Z"
     again = validate_request("webhooks", "message-log", None, wh.params_json())
     assert again.params == wh.params, "stored params validate again to the same request"

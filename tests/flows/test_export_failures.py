@@ -32,8 +32,13 @@ pytestmark = pytest.mark.usefixtures("prefect_server", "demo_source")
 class ChunkFaults:
     """Raises on chunk queries (the ones with ORDER BY) as long as ``plan`` says so."""
 
-    def __init__(self, error: type[sa_exc.DBAPIError], message: str, times: int,
-                 only_chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        error: type[sa_exc.DBAPIError],
+        message: str,
+        times: int,
+        only_chunk: int | None = None,
+    ) -> None:
         self.error, self.message, self.times, self.only_chunk = error, message, times, only_chunk
         self.chunk_queries = 0
         self.raised = 0
@@ -51,7 +56,8 @@ class ChunkFaults:
 
     def _is_chunk(self, parameters: Any) -> bool:
         return self.only_chunk is not None and any(
-            str(p).startswith(f"2025-12-{self.only_chunk:02d}") for p in parameters)
+            str(p).startswith(f"2025-12-{self.only_chunk:02d}") for p in parameters
+        )
 
 
 @pytest.fixture
@@ -84,19 +90,26 @@ def _task_runs(flow_run_id: str) -> list[Any]:
         async with get_client() as client:
             return await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                limit=200, sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+                limit=200,
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            )
 
     return asyncio.run(read())
 
 
-def test_a_chunk_that_fails_once_is_retried_and_the_job_succeeds(sqlalchemy_reader,
-                                                                 demo_db_path) -> None:
+def test_a_chunk_that_fails_once_is_retried_and_the_job_succeeds(
+    sqlalchemy_reader, demo_db_path
+) -> None:
     faults = sqlalchemy_reader(ChunkFaults(sa_exc.OperationalError, "database is locked", 1))
     job, path = run_ok("verifyhuman", "full", "csv", DECEMBER)
     assert faults.raised == 1
-    (expected,), = query(demo_db_path, """SELECT count(*) FROM verification_events WHERE
+    ((expected,),) = query(
+        demo_db_path,
+        """SELECT count(*) FROM verification_events WHERE
         account_id = 1 AND env = 'live' AND created_at >= ? AND created_at < ?""",
-                         DEC_START, DEC_END)
+        DEC_START,
+        DEC_END,
+    )
     assert len(read_csv(path)[1]) == expected == job.row_count
     extracts = [r for r in _task_runs(job.flow_run_id) if r.name.startswith("extract")]
     assert len(extracts) == job.parts_total
@@ -118,12 +131,14 @@ def test_a_permanent_failure_is_recorded_and_nothing_is_published(sqlalchemy_rea
     assert faults.raised >= 1
 
 
-def test_running_a_failed_job_again_extracts_only_missing_chunks(sqlalchemy_reader,
-                                                                 demo_db_path) -> None:
+def test_running_a_failed_job_again_extracts_only_missing_chunks(
+    sqlalchemy_reader, demo_db_path
+) -> None:
     from flows.export_report import export_report
 
-    faults = sqlalchemy_reader(ChunkFaults(sa_exc.ProgrammingError, "broken chunk", 99,
-                                           only_chunk=15))
+    faults = sqlalchemy_reader(
+        ChunkFaults(sa_exc.ProgrammingError, "broken chunk", 99, only_chunk=15)
+    )
     request = validate_request("verifyhuman", "full", "csv", DECEMBER)
     job = run_export_locally(request, 1)
     assert job.state == "failed" and job.parts_total and job.parts_total > 3
@@ -138,8 +153,12 @@ def test_running_a_failed_job_again_extracts_only_missing_chunks(sqlalchemy_read
     again = get_job(job_engine(), job.id)
     assert again.state == "succeeded" and again.parts_done == again.parts_total
     assert counter.chunk_queries == job.parts_total - done_before
-    (expected,), = query(demo_db_path, """SELECT count(*) FROM verification_events WHERE
+    ((expected,),) = query(
+        demo_db_path,
+        """SELECT count(*) FROM verification_events WHERE
         account_id = 1 AND env = 'live' AND created_at >= ? AND created_at < ?""",
-                         DEC_START, DEC_END)
+        DEC_START,
+        DEC_END,
+    )
     assert again.row_count == expected
     assert default_storage().list_keys(staging_prefix(job.id)) == [], "staging cleared"

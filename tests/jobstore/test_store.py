@@ -22,8 +22,14 @@ def engine(tmp_path: Path):
 
 
 def _job(engine):
-    return store.create_job(engine, surface="verifyhuman", account_id=1, report_type="overview",
-                            fmt="pdf", params={"env": "live"})
+    return store.create_job(
+        engine,
+        surface="verifyhuman",
+        account_id=1,
+        report_type="overview",
+        fmt="pdf",
+        params={"env": "live"},
+    )
 
 
 def test_job_lifecycle_and_progress(engine) -> None:
@@ -33,12 +39,21 @@ def test_job_lifecycle_and_progress(engine) -> None:
     store.record_part_done(engine, job.id)
     assert store.get_job(engine, job.id).parts_done == 2
     expires = datetime.now(UTC) + timedelta(hours=24)
-    assert store.mark_succeeded(engine, job.id, row_count=5, file_size_bytes=10, sha256="0" * 64,
-                                filename="f.pdf", content_type="application/pdf",
-                                storage_key="k", expires_at=expires)
+    assert store.mark_succeeded(
+        engine,
+        job.id,
+        row_count=5,
+        file_size_bytes=10,
+        sha256="0" * 64,
+        filename="f.pdf",
+        content_type="application/pdf",
+        storage_key="k",
+        expires_at=expires,
+    )
     done = store.get_job(engine, job.id)
     assert done.state == JobState.SUCCEEDED and done.expires_at == expires.replace(
-        microsecond=done.expires_at.microsecond)
+        microsecond=done.expires_at.microsecond
+    )
     assert done.created_at.tzinfo is not None
 
 
