@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,7 +82,11 @@ def sqlalchemy_reader(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     get_settings.cache_clear()
 
 
-def _task_runs(flow_run_id: str) -> list[Any]:
+def _extract_runs(flow_run_id: str, expected: int) -> list[Any]:
+    """The extract task runs of a flow run, once the server has recorded all of them.
+
+    Prefect 3 records task runs from events, a moment after the flow run returns.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
@@ -94,7 +99,13 @@ def _task_runs(flow_run_id: str) -> list[Any]:
                 sort=TaskRunSort.EXPECTED_START_TIME_ASC,
             )
 
-    return asyncio.run(read())
+    deadline = time.monotonic() + 30
+    while True:
+        runs = [r for r in asyncio.run(read()) if r.name.startswith("extract")]
+        settled = len(runs) == expected and all(r.state and r.state.is_final() for r in runs)
+        if settled or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
 
 
 def test_a_chunk_that_fails_once_is_retried_and_the_job_succeeds(
@@ -111,7 +122,7 @@ def test_a_chunk_that_fails_once_is_retried_and_the_job_succeeds(
         DEC_END,
     )
     assert len(read_csv(path)[1]) == expected == job.row_count
-    extracts = [r for r in _task_runs(job.flow_run_id) if r.name.startswith("extract")]
+    extracts = _extract_runs(job.flow_run_id, job.parts_total)
     assert len(extracts) == job.parts_total
     assert sorted(r.run_count for r in extracts)[-1] == 2, "one chunk ran twice"
     assert all(r.state.is_completed() for r in extracts)
@@ -126,7 +137,7 @@ def test_a_permanent_failure_is_recorded_and_nothing_is_published(sqlalchemy_rea
     assert job.storage_key is None and job.file_size_bytes is None
     storage = default_storage()
     assert storage.list_keys(f"exports/account-1/job-{job.id}") == []
-    runs = [r for r in _task_runs(job.flow_run_id) if r.name.startswith("extract")]
+    runs = _extract_runs(job.flow_run_id, job.parts_total)
     assert runs and all(r.run_count == 1 for r in runs), "permanent errors are not retried"
     assert faults.raised >= 1
 
