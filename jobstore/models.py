@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -50,6 +50,33 @@ class JobState:
     TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED})
 
 
+class Account(Base):
+    """A customer account: its plan gates exports, its project scopes webhook data."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    plan: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key, stored only as its SHA-256 (keys are long random tokens)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))  # admin | member
+    user_email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class ExportJob(Base):
     """One export request and everything known about its run and its file."""
 
@@ -64,6 +91,9 @@ class ExportJob(Base):
     format: Mapped[str] = mapped_column(String(8))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     params_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # Set while the job may answer an identical request; unique, so the database (not a
+    # check-then-insert) guarantees one job per identical in-flight request.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED, index=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     parts_done: Mapped[int] = mapped_column(Integer, default=0)

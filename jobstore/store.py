@@ -8,10 +8,11 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jobstore.models import Base, ExportJob, JobState, utcnow
@@ -79,6 +80,72 @@ def create_job(
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(job)
     return job
+
+
+def create_job_once(
+    engine: Engine,
+    *,
+    surface: str,
+    account_id: int,
+    report_type: str,
+    fmt: str,
+    params: dict[str, Any],
+    requested_by: str | None = None,
+    reuse_completed_for: timedelta = timedelta(0),
+) -> tuple[ExportJob, bool]:
+    """Create a job unless an identical one may answer; returns (job, created).
+
+    An identical job answers while it is queued or running, and, for
+    ``reuse_completed_for``, after it succeeded. The unique ``dedupe_key`` makes the
+    database settle concurrent identical requests: exactly one insert wins.
+    """
+    key = params_fingerprint(surface, account_id, report_type, fmt, params)
+    for _ in range(5):
+        job = ExportJob(
+            public_id=uuid7(),
+            surface=surface,
+            account_id=account_id,
+            report_type=report_type,
+            format=fmt,
+            params=params,
+            requested_by=requested_by,
+            state=JobState.QUEUED,
+            params_hash=key,
+            dedupe_key=key,
+        )
+        try:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                session.add(job)
+            return job, True
+        except IntegrityError:
+            pass
+        with Session(engine, expire_on_commit=False) as session:
+            existing = session.scalars(select(ExportJob).where(ExportJob.dedupe_key == key)).first()
+        if existing is None:
+            continue  # released in between: try again
+        if existing.state in (JobState.QUEUED, JobState.RUNNING):
+            return existing, False
+        fresh = existing.completed_at and existing.completed_at >= utcnow() - reuse_completed_for
+        if existing.state == JobState.SUCCEEDED and fresh:
+            return existing, False
+        release_dedupe(engine, existing.id)
+    raise RuntimeError("could not settle an identical concurrent request")
+
+
+def release_dedupe(engine: Engine, job_id: int) -> None:
+    """This job no longer answers identical requests."""
+    with engine.begin() as conn:
+        conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(dedupe_key=None))
+
+
+def set_flow_run(engine: Engine, job_id: int, flow_run_id: str) -> None:
+    """Remember the flow run launched for the job."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(ExportJob)
+            .where(ExportJob.id == job_id)
+            .values(flow_run_id=flow_run_id, updated_at=utcnow())
+        )
 
 
 def get_job(engine: Engine, job_id: int) -> ExportJob:
@@ -161,14 +228,28 @@ def mark_succeeded(
 def mark_failed(engine: Engine, job_id: int, message: str) -> bool:
     """The run failed or crashed; keep why."""
     return _update(
-        engine, job_id, state=JobState.FAILED, error_message=message[:4000], completed_at=utcnow()
+        engine,
+        job_id,
+        state=JobState.FAILED,
+        error_message=message[:4000],
+        completed_at=utcnow(),
+        dedupe_key=None,
     )
 
 
-def mark_cancelled(engine: Engine, job_id: int, message: str = "cancelled") -> bool:
-    """The job was cancelled before it finished."""
+def mark_cancelled(
+    engine: Engine, job_id: int, message: str = "cancelled", *, only_if_queued: bool = False
+) -> bool:
+    """The job was cancelled before it finished (``only_if_queued``: not once it started)."""
+    states = frozenset({JobState.QUEUED}) if only_if_queued else None
     return _update(
-        engine, job_id, state=JobState.CANCELLED, error_message=message, completed_at=utcnow()
+        engine,
+        job_id,
+        from_states=states,
+        state=JobState.CANCELLED,
+        error_message=message,
+        completed_at=utcnow(),
+        dedupe_key=None,
     )
 
 
@@ -177,10 +258,22 @@ def mark_expired(engine: Engine, job_id: int) -> bool:
     stmt = (
         update(ExportJob)
         .where(ExportJob.id == job_id, ExportJob.state == JobState.SUCCEEDED)
-        .values(state=JobState.EXPIRED, storage_key=None, updated_at=utcnow())
+        .values(state=JobState.EXPIRED, storage_key=None, dedupe_key=None, updated_at=utcnow())
     )
     with engine.begin() as conn:
         return conn.execute(stmt).rowcount == 1
+
+
+def expired_jobs(engine: Engine, now: datetime, limit: int = 500) -> list[ExportJob]:
+    """Succeeded jobs whose files are past retention."""
+    stmt = (
+        select(ExportJob)
+        .where(ExportJob.state == JobState.SUCCEEDED, ExportJob.expires_at < now)
+        .order_by(ExportJob.id)
+        .limit(limit)
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(stmt))
 
 
 def list_jobs(

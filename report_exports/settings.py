@@ -46,6 +46,25 @@ class Settings(BaseSettings):
         1_048_576, ge=2, le=1_048_576, description="Rows per sheet, header included."
     )
     retention_hours: float = Field(24.0, gt=0, description="How long a published file is kept.")
+    download_ttl_seconds: int = Field(
+        3600, ge=1, description="How long a download URL is valid (never past retention)."
+    )
+    download_secret: str = Field(
+        "", description="HMAC key of download URLs; empty means a random key kept in var/."
+    )
+    dedupe_window_seconds: int = Field(
+        600, ge=0, description="HiEnergy: an identical completed export is reused this long."
+    )
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8000, description="Port the API listens on.")
+    public_base_url: str = Field(
+        "", description="Base URL clients reach the API at; empty means http://api_host:api_port."
+    )
+    max_body_bytes: int = Field(65_536, ge=1024, description="Largest request body accepted.")
+    serve_limit: int = Field(8, ge=1, description="Export flow runs served at once.")
+    runner_poll_seconds: int = Field(
+        2, ge=1, description="How often the served deployments look for new runs."
+    )
     demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
     prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
     prefect_api_url: str = Field(
@@ -64,6 +83,11 @@ class Settings(BaseSettings):
         if not self.storage_url:
             self.storage_url = str(self.var_dir / "files")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach the API (used in absolute URLs)."""
+        return (self.public_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def tmp_dir(self) -> Path:

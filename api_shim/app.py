@@ -1,0 +1,68 @@
+"""The FastAPI app: three surfaces, signed downloads, errors in each surface's shape."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from api_shim.downloads import file_present, file_response, verify
+from api_shim.errors import ApiError, error_response, install_error_handlers
+from api_shim.routers import hienergy, verifyhuman, webhooks
+from jobstore.models import ExportJob, JobState
+from jobstore.store import init_store, job_engine
+from report_exports.settings import get_settings
+
+
+def create_app() -> FastAPI:
+    """Build the API (the job store is created if it does not exist)."""
+    init_store(job_engine())
+    app = FastAPI(
+        title="Report Exports",
+        version="1.0.0",
+        description="VerifyHuman, HiEnergy and webhook message-log export APIs, "
+        "served from one Prefect-backed engine.",
+    )
+    install_error_handlers(app)
+    app.include_router(verifyhuman.router)
+    app.include_router(hienergy.router)
+    app.include_router(webhooks.router)
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        limit = get_settings().max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return error_response(request, ApiError(413, f"Request body over {limit} bytes"))
+        return await call_next(request)
+
+    @app.get(
+        "/files/{public_id}",
+        include_in_schema=True,
+        tags=["Downloads"],
+        summary="Download a file through a signed, expiring URL",
+        response_class=StreamingResponse,
+    )
+    def signed_download(
+        public_id: str, expires: int = Query(..., ge=0), signature: str = Query(..., max_length=128)
+    ) -> StreamingResponse:
+        """The URL's signature is the authorisation; it expires with the link."""
+        if not verify(public_id, expires, signature):
+            raise ApiError(403, "Download link is invalid or has expired")
+        from sqlalchemy import select
+        from sqlalchemy.orm import Session
+
+        with Session(job_engine(), expire_on_commit=False) as session:
+            job = session.scalars(select(ExportJob).where(ExportJob.public_id == public_id)).first()
+        if job is None or job.state != JobState.SUCCEEDED or not file_present(job):
+            raise ApiError(404, "Export file not found or expired")
+        return file_response(job)
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

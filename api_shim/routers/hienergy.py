@@ -1,0 +1,117 @@
+"""HiEnergy generative exports at /api/v1/exports (X-Api-Key)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from api_shim.deps import HiEnergyPrincipal
+from api_shim.downloads import signed_url
+from api_shim.serialize import iso
+from api_shim.service import JobView, create_export, find_job, list_jobs, views
+from catalog.registry import CATALOGS
+from report_exports.settings import get_settings
+
+router = APIRouter(prefix="/api/v1/exports", tags=["HiEnergy generative exports"])
+SURFACE = "hienergy"
+ReportType = Literal[
+    "advertisers_csv", "deals_excel", "hot_advertisers_excel", "clicks_details_excel"
+]
+DISPLAY = {
+    "pending": "Pending",
+    "processing": "Processing",
+    "completed": "Completed",
+    "failed": "Failed",
+}
+
+
+class CreateExport(BaseModel):
+    """Request body of createExportReport."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_type: ReportType
+    search_params: dict[str, Any] | None = None
+    index_params: dict[str, Any] | None = None
+
+
+def export_object(view: JobView) -> dict[str, Any]:
+    """The seed's "Generative export report (chunked Excel/CSV) summary"."""
+    job, status = view.job, view.status
+    url, expires_in = signed_url(job) if status.file_available else (None, None)
+    return {
+        "id": job.id,
+        "report_type": job.report_type,
+        "display_name": CATALOGS[SURFACE][job.report_type].display_name,
+        "status": status.value,
+        "status_display": DISPLAY[status.value],
+        "parameters": {
+            k: v for k, v in job.params.items() if k in ("search_params", "index_params")
+        },
+        "filename": job.filename,
+        "download_url": url,
+        "download_expires_in_seconds": expires_in,
+        "error_message": status.error,
+        "progress": (
+            {"parts_ready": job.parts_done, "total_parts": job.parts_total}
+            if job.parts_total
+            else None
+        ),
+        "parent_report_id": None,
+        "chunked_export": bool(job.parts_total and job.parts_total > 1),
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "status_url": f"{get_settings().base_url}/api/v1/exports/{job.id}",
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="createExportReport",
+    summary="Kick off a generative export report",
+)
+async def create(body: CreateExport, principal: HiEnergyPrincipal) -> JSONResponse:
+    """Queue an export; identical requests are answered by the existing report."""
+    params = {"search_params": body.search_params or {}, "index_params": body.index_params or {}}
+    window = timedelta(seconds=get_settings().dedupe_window_seconds)
+    view, created = await create_export(
+        principal, SURFACE, body.report_type, None, params, reuse_completed_for=window
+    )
+    if created:
+        return JSONResponse({"export": export_object(view), "deduped": False}, status_code=201)
+    if view.status.phase == "succeeded":
+        return JSONResponse({"export": export_object(view), "deduped": True}, status_code=200)
+    return JSONResponse({"export": export_object(view), "deduped": False}, status_code=409)
+
+
+@router.get(
+    "",
+    operation_id="listExportReports",
+    summary="List the caller's recent generative export reports",
+)
+async def list_exports(
+    principal: HiEnergyPrincipal, limit: int = Query(20, ge=1, le=100)
+) -> dict[str, Any]:
+    """Newest first; admins see their account's reports, others their own."""
+    jobs, _ = list_jobs(principal, SURFACE, limit=limit, own_only=not principal.is_admin)
+    exports = [export_object(v) for v in await views(SURFACE, jobs)]
+    return {"exports": exports, "meta": {"count": len(exports), "limit": limit}}
+
+
+@router.get(
+    "/{job_id}",
+    operation_id="getExportReport",
+    summary="Fetch a single export report's status and download URL",
+)
+async def get_export(job_id: int, principal: HiEnergyPrincipal) -> dict[str, Any]:
+    """The report; 404 when it is not in the caller's scope."""
+    job = find_job(principal, SURFACE, job_id=job_id, own_only=not principal.is_admin)
+    (view,) = await views(SURFACE, [job])
+    return {"export": export_object(view)}

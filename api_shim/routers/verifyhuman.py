@@ -1,0 +1,170 @@
+"""VerifyHuman Report Exports API 2.1.0 at /api/reports/exports."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api_shim.deps import VerifyHumanPrincipal
+from api_shim.downloads import file_response
+from api_shim.errors import ApiError
+from api_shim.serialize import iso
+from api_shim.service import JobView, cancel_queued, create_export, find_job, list_jobs, views
+from jobstore.accounts import Principal
+
+router = APIRouter(prefix="/api/reports/exports", tags=["VerifyHuman report exports"])
+SURFACE = "verifyhuman"
+ALLOWED_PLANS = ("growth", "pro", "enterprise")
+MAX_RANGE_DAYS = {"growth": 93, "pro": 366, "enterprise": 1096}
+NOT_FOUND = "Export job not found"
+
+
+class CreateExport(BaseModel):
+    """Request body of POST /api/reports/exports."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    report_type: str
+    format: str = "pdf"
+    env: str
+    from_: str = Field(alias="from", description="Start date YYYY-MM-DD")
+    to: str = Field(description="End date YYYY-MM-DD")
+
+
+def _require_plan(principal: Principal) -> None:
+    if principal.plan not in ALLOWED_PLANS:
+        raise ApiError(403, "Export functionality requires Growth plan or higher")
+
+
+def _check_range(principal: Principal, params: dict[str, Any]) -> None:
+    try:
+        days = (date.fromisoformat(params["to"]) - date.fromisoformat(params["from"])).days + 1
+    except (KeyError, ValueError):
+        return  # malformed dates are reported by validation, field by field
+    limit = MAX_RANGE_DAYS[principal.plan]
+    if days > limit:
+        raise ApiError(
+            400,
+            f"Date range exceeds plan limit ({limit} days on the "
+            f"{principal.plan.capitalize()} plan)",
+            field="to",
+        )
+
+
+def _summary(view: JobView) -> dict[str, Any]:
+    job = view.job
+    out: dict[str, Any] = {
+        "id": job.id,
+        "report_type": job.report_type,
+        "format": job.format,
+        "status": view.status.value,
+    }
+    if view.status.phase in ("succeeded", "expired"):
+        out["file_size_bytes"] = job.file_size_bytes
+    out["created_at"] = iso(job.created_at)
+    if job.completed_at is not None:
+        out["completed_at"] = iso(job.completed_at)
+    return out
+
+
+def _detail(view: JobView) -> dict[str, Any]:
+    job = view.job
+    out = _summary(view)
+    out["params"] = {k: job.params.get(k) for k in ("env", "from", "to")}
+    if view.status.error:
+        out["error"] = view.status.error
+    if job.parts_total:
+        out["progress"] = {"parts_done": job.parts_done, "parts_total": job.parts_total}
+    if view.status.file_available:
+        out["download_url"] = f"/api/reports/exports/{job.id}/download"
+    return {
+        k: out[k]
+        for k in (
+            "id",
+            "report_type",
+            "format",
+            "status",
+            "params",
+            "file_size_bytes",
+            "created_at",
+            "completed_at",
+            "error",
+            "progress",
+            "download_url",
+        )
+        if k in out
+    }
+
+
+@router.post("", status_code=201, summary="Create a new export job")
+async def create(body: CreateExport, principal: VerifyHumanPrincipal) -> JSONResponse:
+    """Create a new export job (PDF or CSV) for a date range and environment."""
+    _require_plan(principal)
+    if body.format not in ("pdf", "csv"):
+        raise ApiError(400, "Invalid format. Must be one of: pdf, csv", field="format")
+    params = {"env": body.env, "from": body.from_, "to": body.to}
+    _check_range(principal, params)
+    view, _created = await create_export(principal, SURFACE, body.report_type, body.format, params)
+    out = _detail(view)
+    return JSONResponse(
+        {
+            k: out[k]
+            for k in ("id", "report_type", "format", "status", "params", "created_at")
+            if k in out
+        },
+        status_code=201,
+    )
+
+
+@router.get("", summary="List your export jobs")
+async def list_exports(
+    principal: VerifyHumanPrincipal,
+    page: int = Query(1, ge=1, le=100_000),
+    per_page: int = Query(20, ge=1, le=100),
+) -> dict[str, Any]:
+    """Your account's export jobs, newest first, paginated."""
+    _require_plan(principal)
+    jobs, total = list_jobs(principal, SURFACE, limit=per_page, offset=(page - 1) * per_page)
+    return {
+        "exports": [_summary(v) for v in await views(SURFACE, jobs)],
+        "total": total,
+        "page": page,
+        "pages": max(1, math.ceil(total / per_page)),
+    }
+
+
+@router.get("/{job_id}", summary="Get the status of a specific export job")
+async def get_export(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, Any]:
+    """The job's status, params and, when it succeeded, its download URL."""
+    _require_plan(principal)
+    (view,) = await views(SURFACE, [find_job(principal, SURFACE, job_id=job_id)])
+    return _detail(view)
+
+
+@router.get(
+    "/{job_id}/download",
+    summary="Download a completed export file",
+    response_class=StreamingResponse,
+)
+async def download(job_id: int, principal: VerifyHumanPrincipal) -> StreamingResponse:
+    """The file of a succeeded job; 404 once it is past retention."""
+    _require_plan(principal)
+    (view,) = await views(SURFACE, [find_job(principal, SURFACE, job_id=job_id)])
+    if view.status.phase in ("queued", "working"):
+        raise ApiError(400, f"Export is not ready yet (status: {view.status.value})")
+    if not view.status.file_available:
+        raise ApiError(404, "Export file not found or expired")
+    return file_response(view.job)
+
+
+@router.delete("/{job_id}", summary="Cancel a queued export job")
+async def cancel(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, Any]:
+    """Cancel a job that has not started; running or finished jobs are refused (400)."""
+    _require_plan(principal)
+    await cancel_queued(principal, SURFACE, job_id)
+    return {"message": "Export job cancelled", "id": job_id}

@@ -1,0 +1,114 @@
+"""Webhook message-log exports at /v1/exports (Authorization: Bearer)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from api_shim.deps import WebhooksPrincipal
+from api_shim.downloads import file_response
+from api_shim.errors import ApiError, request_id
+from api_shim.serialize import iso
+from api_shim.service import JobView, create_export, find_job, list_jobs, views
+from jobstore.accounts import Principal
+
+router = APIRouter(prefix="/v1/exports", tags=["Webhook message-log exports"])
+SURFACE = "webhooks"
+REPORT = "message-log"
+
+
+class CreateExport(BaseModel):
+    """Request body of POST /v1/exports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_time: str
+    end_time: str
+    status: Literal["pending", "delivered", "retrying", "failed", "failed_permanent"] | None = None
+    endpoint_id: str | None = None
+    inbound_endpoint_id: str | None = None
+    direction: Literal["outbound", "inbound"] | None = None
+
+
+def export_object(view: JobView, principal: Principal) -> dict[str, Any]:
+    """The seed's export object (filters as ``filter_*``)."""
+    job, params = view.job, view.job.params
+    done = view.status.phase in ("succeeded", "expired")
+    return {
+        "id": job.public_id,
+        "project_id": principal.project_id,
+        "status": view.status.value,
+        "filter_start_time": params.get("start_time"),
+        "filter_end_time": params.get("end_time"),
+        "filter_status": params.get("status"),
+        "filter_endpoint_id": params.get("endpoint_id"),
+        "filter_inbound_endpoint_id": params.get("inbound_endpoint_id"),
+        "direction": params.get("direction"),
+        "row_count": job.row_count if done else None,
+        "file_size_bytes": job.file_size_bytes if done else None,
+        "error": view.status.error,
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "expires_at": iso(job.expires_at),
+        "created_at": iso(job.created_at),
+    }
+
+
+def _envelope(request: Request, data: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(
+        {"data": data, "meta": {"request_id": request_id(request)}}, status_code=status_code
+    )
+
+
+def _public_id(raw: str) -> str:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise ApiError(400, "id must be a valid UUID", field="id") from None
+
+
+@router.post("", status_code=201, summary="Create an export of webhook messages")
+async def create(
+    body: CreateExport, request: Request, principal: WebhooksPrincipal
+) -> JSONResponse:
+    """Queue a CSV export of the project's messages in a time range."""
+    params = body.model_dump(exclude_none=True)
+    view, created = await create_export(principal, SURFACE, REPORT, "csv", params)
+    return _envelope(request, export_object(view, principal), 201 if created else 200)
+
+
+@router.get("", summary="List exports")
+async def list_exports(
+    request: Request, principal: WebhooksPrincipal, limit: int = Query(20, ge=1, le=100)
+) -> JSONResponse:
+    """The project's exports, newest first."""
+    jobs, _ = list_jobs(principal, SURFACE, limit=limit)
+    return _envelope(request, [export_object(v, principal) for v in await views(SURFACE, jobs)])
+
+
+@router.get("/{export_id}", summary="Get export")
+async def get_export(
+    export_id: str, request: Request, principal: WebhooksPrincipal
+) -> JSONResponse:
+    """Status, row count and file size of one export."""
+    job = find_job(principal, SURFACE, public_id=_public_id(export_id))
+    (view,) = await views(SURFACE, [job])
+    return _envelope(request, export_object(view, principal))
+
+
+@router.get(
+    "/{export_id}/download", summary="Download an export's CSV", response_class=StreamingResponse
+)
+async def download(export_id: str, principal: WebhooksPrincipal) -> StreamingResponse:
+    """The CSV of a completed export; 404 once it has expired."""
+    job = find_job(principal, SURFACE, public_id=_public_id(export_id))
+    (view,) = await views(SURFACE, [job])
+    if view.status.phase in ("queued", "working"):
+        raise ApiError(409, f"Export is not ready yet (status: {view.status.value})")
+    if not view.status.file_available:
+        raise ApiError(404, "Export file not found or expired")
+    return file_response(view.job)

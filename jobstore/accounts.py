@@ -1,0 +1,122 @@
+"""Accounts and API keys. Keys are shown once at creation and stored as SHA-256 only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from jobstore.models import Account, ApiKey
+from report_exports.errors import NotFoundError, ValidationError
+
+PLANS = ("free", "starter", "growth", "pro", "enterprise")
+ROLES = ("admin", "member")
+KEY_PREFIX = "rex_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the account, its plan and the key's role and user."""
+
+    account_id: int
+    account_name: str
+    plan: str
+    project_id: str
+    role: str
+    user: str  # the key's user e-mail, or "key:<prefix>" for keys without one
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins see every export of their account."""
+        return self.role == "admin"
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_account(
+    engine: Engine,
+    name: str,
+    plan: str,
+    *,
+    account_id: int | None = None,
+    project_id: str | None = None,
+) -> Account:
+    """A new account; names are unique."""
+    if plan not in PLANS:
+        raise ValidationError(f"plan must be one of: {', '.join(PLANS)}", field="plan")
+    if not name or len(name) > 80:
+        raise ValidationError("name must be 1 to 80 characters", field="name")
+    account = Account(
+        id=account_id, name=name, plan=plan, project_id=project_id or f"proj_{secrets.token_hex(6)}"
+    )
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            session.add(account)
+    except IntegrityError:
+        raise ValidationError(f"an account named {name!r} already exists", field="name") from None
+    return account
+
+
+def list_accounts(engine: Engine) -> list[Account]:
+    """Every account, by id."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(Account).order_by(Account.id)))
+
+
+def account_by_name(engine: Engine, name: str) -> Account:
+    """The account called ``name``."""
+    with Session(engine, expire_on_commit=False) as session:
+        account = session.scalars(select(Account).where(Account.name == name)).first()
+    if account is None:
+        raise NotFoundError(f"no account named {name!r}")
+    return account
+
+
+def create_api_key(
+    engine: Engine, account_id: int, role: str, user_email: str | None = None
+) -> str:
+    """A new key for the account; the plain key is returned once and never stored."""
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of: {', '.join(ROLES)}", field="role")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with Session(engine) as session, session.begin():
+        session.add(
+            ApiKey(
+                account_id=account_id,
+                key_hash=hash_key(key),
+                prefix=key[:12],
+                role=role,
+                user_email=user_email,
+            )
+        )
+    return key
+
+
+def authenticate(engine: Engine, key: str | None) -> Principal | None:
+    """The principal of a valid, unrevoked key, else None."""
+    if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    with Session(engine) as session:
+        row = session.execute(
+            select(ApiKey, Account)
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        ).first()
+    if row is None:
+        return None
+    api_key, account = row
+    return Principal(
+        account_id=account.id,
+        account_name=account.name,
+        plan=account.plan,
+        project_id=account.project_id,
+        role=api_key.role,
+        user=api_key.user_email or f"key:{api_key.prefix}",
+    )
