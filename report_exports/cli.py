@@ -200,6 +200,112 @@ def demo(
             )
 
 
+accounts_app = typer.Typer(help="Accounts that own exports.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of accounts.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+
+def _store() -> Any:
+    from jobstore.store import init_store, job_engine
+
+    engine = job_engine()
+    init_store(engine)
+    return engine
+
+
+@accounts_app.command("list")
+def accounts_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Accounts with their plan and project id."""
+    from jobstore.accounts import list_accounts
+
+    rows = [
+        {"id": a.id, "name": a.name, "plan": a.plan, "project_id": a.project_id}
+        for a in list_accounts(_store())
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        console.print(f"{row['id']:>4}  {row['name']:20} {row['plan']:11} {row['project_id']}")
+
+
+@accounts_app.command("create")
+def accounts_create(name: str, plan: Annotated[str, typer.Option(help="Plan tier.")]) -> None:
+    """Create an account."""
+    from jobstore.accounts import create_account
+
+    try:
+        account = create_account(_store(), name, plan)
+    except ValidationError as exc:
+        err.print(f"[red]error[/] ({exc.field}): {exc.message}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"account {account.id} {account.name} ({account.plan}), project {account.project_id}"
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    role: Annotated[str, typer.Option(help="admin or member.")] = "member",
+    user: Annotated[str | None, typer.Option(help="User e-mail.")] = None,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from jobstore.accounts import account_by_name, create_api_key
+    from report_exports.errors import NotFoundError
+
+    engine = _store()
+    try:
+        key = create_api_key(engine, account_by_name(engine, account).id, role, user)
+    except (ValidationError, NotFoundError) as exc:
+        err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(2) from None
+    print(key)
+
+
+@app.command()
+def up() -> None:
+    """Start the Prefect server, the served flows and the API; Ctrl-C stops them."""
+    import signal
+    import time
+
+    from demo_data.accounts import seed_accounts
+    from demo_data.generate import ensure_demo_source
+    from deployments.stack import start_stack
+
+    settings = get_settings()
+    ensure_demo_source(settings.source_url, settings.demo_rows)
+    keys = seed_accounts(_store(), settings.var_dir / "demo-api-keys.json")
+    with console.status("Starting the Prefect server, served flows and the API…"):
+        stack = start_stack(settings)
+    console.print(f"API:        {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
+    console.print(f"Prefect UI: {stack.prefect_url.removesuffix('/api')}")
+    console.print("Demo API keys (account / role / key):")
+    for name, roles in keys.items():
+        for role, key in roles.items():
+            console.print(f"  {name:9} {role:6} {key}", highlight=False)
+    console.print("Press Ctrl-C to stop.")
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Explicit handlers: a SIGINT ignored by a parent shell, or a SIGTERM, still stops us.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(1)
+        err.print("[red]a process of the stack exited; see var/log/")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        console.print("Stopped.")
+
+
 @app.command("prefect-server")
 def prefect_server(stop: Annotated[bool, typer.Option(help="Stop it instead.")] = False) -> None:
     """Start (or stop) the local Prefect server under var/."""
