@@ -170,34 +170,28 @@ def demo_data(
 
 
 @app.command()
-def demo(
-    keep_server: Annotated[
-        bool,
-        typer.Option(help="Leave the Prefect server running afterwards (its UI shows the runs)."),
-    ] = False,
-) -> None:
-    """Generate demo data if missing and export one file of each format."""
-    from deployments.local_server import is_healthy, stop_server
+def demo() -> None:
+    """Start the stack, export through each of the three APIs over HTTP, download, stop."""
+    from demo_data.accounts import seed_accounts
+    from demo_data.generate import ensure_demo_source
+    from deployments.demo import run_demo
+    from deployments.stack import start_stack
 
     settings = get_settings()
-    already_running = bool(settings.prefect_api_url) or is_healthy(
-        f"http://127.0.0.1:{settings.prefect_port}/api"
-    )
-    examples: list[tuple[str, str, dict[str, Any]]] = [
-        ("overview", "pdf", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
-        ("full-v21", "csv", {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}),
-        ("deals_excel", "xlsx", {"search_params": {}, "index_params": {"sort": "id"}}),
-    ]
+    with console.status("Preparing demo data…"):
+        ensure_demo_source(settings.source_url, settings.demo_rows)
+        keys = seed_accounts(_store(), settings.var_dir / "demo-api-keys.json")
+    with console.status("Starting the Prefect server, served flows and the API…"):
+        stack = start_stack(settings)
     try:
-        for name, fmt, body in examples:
-            spec = find_report(name)
-            _run(validate_request(spec.surface, name, fmt, body), account=1)
+        console.print(f"API {stack.api_url} · Prefect UI {stack.prefect_url.removesuffix('/api')}")
+        files = run_demo(stack, keys, settings.var_dir / "demo-downloads", console.print)
+        console.print("[green]Downloaded:[/]")
+        for path in files:
+            console.print(f"  {path}", soft_wrap=True, highlight=False)
     finally:
-        if not already_running and not keep_server and stop_server():
-            console.print(
-                "Stopped the Prefect server this demo started "
-                "(--keep-server leaves it up for its UI)."
-            )
+        stack.stop()
+        console.print("Stack stopped.")
 
 
 accounts_app = typer.Typer(help="Accounts that own exports.", no_args_is_help=True)
