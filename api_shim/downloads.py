@@ -84,9 +84,10 @@ def file_response(job: ExportJob) -> StreamingResponse:
     """Stream the job's file with its filename, type, size and checksum."""
     storage = default_storage()
     assert job.storage_key is not None
+    path = storage.path(job.storage_key)
 
     def chunks() -> Iterator[bytes]:
-        with storage.fs.open(storage.path(job.storage_key), "rb") as fh:
+        with storage.fs.open(path, "rb") as fh:
             while block := fh.read(1 << 20):
                 yield block
 

@@ -64,8 +64,9 @@ def create_job(
     fmt: str,
     params: dict[str, Any],
     requested_by: str | None = None,
+    dedupe_key: str | None = None,
 ) -> ExportJob:
-    """Insert a queued job and return it (detached, fully loaded)."""
+    """Insert a queued job and return it (IntegrityError if ``dedupe_key`` is taken)."""
     job = ExportJob(
         public_id=uuid7(),
         surface=surface,
@@ -76,6 +77,7 @@ def create_job(
         requested_by=requested_by,
         state=JobState.QUEUED,
         params_hash=params_fingerprint(surface, account_id, report_type, fmt, params),
+        dedupe_key=dedupe_key,
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(job)
@@ -101,21 +103,17 @@ def create_job_once(
     """
     key = params_fingerprint(surface, account_id, report_type, fmt, params)
     for _ in range(5):
-        job = ExportJob(
-            public_id=uuid7(),
-            surface=surface,
-            account_id=account_id,
-            report_type=report_type,
-            format=fmt,
-            params=params,
-            requested_by=requested_by,
-            state=JobState.QUEUED,
-            params_hash=key,
-            dedupe_key=key,
-        )
         try:
-            with Session(engine, expire_on_commit=False) as session, session.begin():
-                session.add(job)
+            job = create_job(
+                engine,
+                surface=surface,
+                account_id=account_id,
+                report_type=report_type,
+                fmt=fmt,
+                params=params,
+                requested_by=requested_by,
+                dedupe_key=key,
+            )
             return job, True
         except IntegrityError:
             pass
