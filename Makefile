@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint clean
+.PHONY: help venv demo up test test-fast lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ venv: $(STAMP) ## Create .venv with pinned dependencies
 demo: $(STAMP) ## Generate demo data and run a real export of each format
 	$(BIN)/report-exports demo
 
+up: $(STAMP) ## Start the Prefect server, served flows and the API (Ctrl-C stops)
+	$(BIN)/report-exports up
+
 test: $(STAMP) ## Run the whole suite (postgres tests need REPORT_EXPORTS_TEST_POSTGRES_URL)
 	$(BIN)/pytest
 
@@ -28,7 +31,7 @@ test-fast: $(STAMP) ## The suite without slow-marked tests
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data
+	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim
 
 clean: ## Remove local state (var/) and the virtual environment
 	-$(BIN)/report-exports prefect-server --stop 2>/dev/null
