@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## Create .venv with pinned dependencies
 
-demo: $(STAMP) ## Generate demo data and run a real export of each format
+demo: $(STAMP) ## Start the stack, export through each API over HTTP, download, stop
 	$(BIN)/report-exports demo
 
 up: $(STAMP) ## Start the Prefect server, served flows and the API (Ctrl-C stops)
