@@ -1,7 +1,7 @@
 """Reads one SQL query into polars, by the fastest path the source supports.
 
-SQLAlchemy always builds the query. SQLite is read through ADBC (about 6x faster than a
-SQLAlchemy cursor on 1M rows, see benchmarks/); other sources through SQLAlchemy.
+SQLAlchemy always builds the query. SQLite is read through ADBC (4.8x faster than a
+SQLAlchemy cursor: benchmarks/sqlite_readers.py); other sources through SQLAlchemy.
 """
 
 from __future__ import annotations
