@@ -15,7 +15,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jobstore.models import Base, ExportJob, JobState, utcnow
+from jobstore.migrations import upgrade_to_head
+from jobstore.models import ExportJob, JobState, utcnow
 from report_exports.database import engine_for
 from report_exports.errors import NotFoundError
 from report_exports.settings import get_settings
@@ -29,8 +30,8 @@ def job_engine() -> Engine:
 
 
 def init_store(engine: Engine) -> None:
-    """Create the job store tables if they do not exist."""
-    Base.metadata.create_all(engine)
+    """Migrate the job store to the newest schema (creates the tables on first use)."""
+    upgrade_to_head(engine)
 
 
 def uuid7() -> str:
