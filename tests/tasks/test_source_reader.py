@@ -6,13 +6,10 @@ PostgreSQL database; every reader must return identical frames typed as the repo
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +22,10 @@ from sqlalchemy.engine import make_url
 
 from catalog.registry import get_report
 from demo_data.generate import generate
-from report_exports.database import engine_for
 from report_exports.errors import QueryError, TransientSourceError
 from tasks.plan import base_query
 from tasks.source_reader import read_frame
+from tests.postgres import libpq, scratch_database, server_url
 
 ROWS, SEED = 3000, 11
 CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -77,41 +74,13 @@ def _free_port() -> int:
 MISSING_TABLE = select(table("no_such_table", column("id")).c.id)
 
 
-# --- PostgreSQL scratch databases ------------------------------------------------------
+# --- Sources ----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def postgres_server() -> str:
-    """The test server's URL (from REPORT_EXPORTS_TEST_POSTGRES_URL), or skip."""
-    url = os.environ.get("REPORT_EXPORTS_TEST_POSTGRES_URL", "")
-    if not url:
-        pytest.skip("REPORT_EXPORTS_TEST_POSTGRES_URL is not set")
-    try:
-        psycopg.connect(_libpq(url), connect_timeout=3).close()
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL at REPORT_EXPORTS_TEST_POSTGRES_URL is unreachable: {exc}")
-    return url
-
-
-def _libpq(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    name = f"rex_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_libpq(server_url), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        engine_for(url).dispose()
-        with psycopg.connect(_libpq(server_url), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """The test PostgreSQL server's URL."""
+    return server_url()
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +163,7 @@ def test_postgres_connection_terminated_mid_query_is_transient(postgres_source: 
 
     reader = threading.Thread(target=slow_read)
     reader.start()
-    with psycopg.connect(_libpq(postgres_source, "postgres"), autocommit=True) as admin:
+    with psycopg.connect(libpq(postgres_source, "postgres"), autocommit=True) as admin:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             terminated = admin.execute(

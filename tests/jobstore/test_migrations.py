@@ -1,0 +1,100 @@
+"""Alembic migrations of the job store: the same schema as the models on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from jobstore import store
+from jobstore.migrations import current_revision, head_revision, upgrade_to_head
+from jobstore.models import Base
+from report_exports.database import engine_for
+from tests.postgres import scratch_database, server_url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty job store database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+        return
+    with scratch_database(server_url()) as url:
+        yield url
+
+
+def _differences(url: str) -> list[object]:
+    with engine_for(url).connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+
+
+def test_migrated_schema_is_the_models_schema(empty_url: str) -> None:
+    engine = engine_for(empty_url)
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+    assert _differences(empty_url) == []
+    upgrade_to_head(engine)  # idempotent: already at head
+    job = store.create_job(
+        engine,
+        surface="verifyhuman",
+        account_id=1,
+        report_type="overview",
+        fmt="pdf",
+        params={"env": "live"},
+    )
+    assert store.get_job(engine, job.id).params == {"env": "live"}
+
+
+def test_store_made_before_migrations_is_stamped_and_keeps_its_rows(empty_url: str) -> None:
+    engine = engine_for(empty_url)
+    Base.metadata.create_all(engine)  # how the store was made before migrations
+    job = store.create_job(
+        engine,
+        surface="webhooks",
+        account_id=2,
+        report_type="message-log",
+        fmt="csv",
+        params={},
+    )
+    upgrade_to_head(engine)
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+    assert store.get_job(engine, job.id).surface == "webhooks"
+    assert _differences(empty_url) == []
+
+
+def test_processes_starting_together_migrate_once(empty_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            # A fresh engine per thread, as separate processes would have.
+            from sqlalchemy import create_engine
+
+            upgrade_to_head(create_engine(empty_url, connect_args=_connect_args(empty_url)))
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert set(inspect(engine_for(empty_url)).get_table_names()) >= {
+        "accounts",
+        "api_keys",
+        "export_jobs",
+        "alembic_version",
+    }
+    assert _differences(empty_url) == []
+
+
+def _connect_args(url: str) -> dict[str, object]:
+    return {"timeout": 30} if url.startswith("sqlite") else {}
