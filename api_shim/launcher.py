@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Iterable
 
 from api_shim.status import RunState
+from deployments.work_pool import account_queue
 from jobstore.models import ExportJob
+from report_exports.settings import get_settings
 
 EXPORT_DEPLOYMENT = "export-report/export-report"
 
@@ -30,16 +32,72 @@ async def launch(job: ExportJob) -> str:
     from prefect.deployments import run_deployment
 
     try:
+        queue = await _account_queue(job.account_id)
         flow_run = await run_deployment(  # type: ignore[misc]
             EXPORT_DEPLOYMENT,
             parameters={"job_id": job.id},
             timeout=0,
             tags=run_tags(job),
             flow_run_name=f"export job {job.id}",
+            work_queue_name=queue,
         )
     except Exception as exc:  # connection refused, deployment missing, server error
         raise LaunchError(f"could not launch the export: {type(exc).__name__}: {exc}") from exc
     return str(flow_run.id)
+
+
+async def _account_queue(account_id: int) -> str | None:
+    """On a work pool, the account's queue (made on first use with the account limit).
+
+    Two limits of the same size, made on first use: the account's work queue, which
+    workers take runs from only while it is under its limit (so one account's burst waits
+    in its queue while other accounts' runs go ahead), and the global concurrency limit
+    ``account-N`` that the flow holds while it works (the queue check is made when a
+    worker polls, so two workers polling at once can both take the last slot; the global
+    limit is exact). Served deployments (``report-exports up``) have no work pool: no
+    queue, no limit, and ``serve_limit`` caps all runs.
+    """
+    limit = get_settings().account_concurrency
+    pool = await _deployment_pool()
+    if pool is None or limit == 0:
+        return None
+    name = account_queue(account_id)
+    if (pool, name) not in _ready_queues:
+        await _ensure_queue(pool, name, limit)
+        _ready_queues.add((pool, name))
+    return name
+
+
+_ready_queues: set[tuple[str, str]] = set()
+_pools: dict[str, str | None] = {}
+
+
+async def _deployment_pool() -> str | None:
+    from prefect.client.orchestration import get_client
+
+    if EXPORT_DEPLOYMENT not in _pools:
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name(EXPORT_DEPLOYMENT)
+        _pools[EXPORT_DEPLOYMENT] = deployment.work_pool_name
+    return _pools[EXPORT_DEPLOYMENT]
+
+
+async def _ensure_queue(pool: str, name: str, limit: int) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    async with get_client() as client:
+        await client.upsert_global_concurrency_limit_by_name(name, limit)
+        try:
+            queue = await client.read_work_queue_by_name(name, work_pool_name=pool)
+        except ObjectNotFound:
+            try:
+                await client.create_work_queue(name, work_pool_name=pool, concurrency_limit=limit)
+                return
+            except ObjectAlreadyExists:  # another API process made it first
+                queue = await client.read_work_queue_by_name(name, work_pool_name=pool)
+        if queue.concurrency_limit != limit:
+            await client.update_work_queue(queue.id, concurrency_limit=limit)
 
 
 async def cancel(flow_run_id: str) -> None:

@@ -72,6 +72,13 @@ def wait_for_api(api_url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"the API did not answer at {api_url}")
 
 
+def start_api(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The API (uvicorn) on the settings' host and port, logging to var/log/api.log."""
+    args = [sys.executable, "-m", "uvicorn", "api_shim.app:create_app", "--factory"]
+    args += ["--host", settings.api_host, "--port", str(settings.api_port)]
+    return _spawn([*args, "--log-level", "warning"], settings.var_dir / "log" / "api.log", env)
+
+
 def start_stack(settings: Settings) -> Stack:
     """Prefect server (unless PREFECT_API_URL is set), served deployments and the API."""
     local_url = f"http://127.0.0.1:{settings.prefect_port}/api"
@@ -85,25 +92,7 @@ def start_stack(settings: Settings) -> Stack:
             _spawn([sys.executable, "-m", "deployments.serve"], logs / "serve.log", env)
         )
         wait_for_deployment(prefect_url, "export-report/export-report")
-        stack.processes.append(
-            _spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api_shim.app:create_app",
-                    "--factory",
-                    "--host",
-                    settings.api_host,
-                    "--port",
-                    str(settings.api_port),
-                    "--log-level",
-                    "warning",
-                ],
-                logs / "api.log",
-                env,
-            )
-        )
+        stack.processes.append(start_api(settings, env))
         wait_for_api(stack.api_url)
     except BaseException:
         stack.stop()

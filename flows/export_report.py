@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, tags, unmapped
+from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run as current_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from deployments.work_pool import account_queue
 from flows.job_hooks import job_cancelled, job_crashed, job_failed
 from jobstore.store import job_engine, mark_running
 from report_exports.errors import ExportError
@@ -37,7 +39,9 @@ def export_report(job_id: int) -> dict[str, Any]:
     """plan → extract.map(chunks) → merge → render → publish → record."""
     ctx = load_context(job_id)
     job = ctx.ref
-    with tags(f"account:{ctx.account_id}", f"report:{job.report_type}", f"format:{job.format}"):
+    labels = (f"account:{ctx.account_id}", f"report:{job.report_type}", f"format:{job.format}")
+    # The account's slot (a no-op unless the launcher made the limit: work-pool mode).
+    with concurrency(account_queue(ctx.account_id), strict=False), tags(*labels):
         export_plan = plan(job)
         _start(job_id, len(export_plan.chunks), _already_done(job_id, export_plan.chunks))
         parts = extract.map(unmapped(job), export_plan.chunks, unmapped(export_plan.outputs))

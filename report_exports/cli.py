@@ -313,3 +313,21 @@ def prefect_server(stop: Annotated[bool, typer.Option(help="Stop it instead.")] 
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def deploy() -> None:
+    """Production path: work pool, crash detection and `prefect deploy --all` (prefect.yaml).
+
+    Then run `prefect worker start --pool report-exports` on each worker machine.
+    """
+    from deployments.local_server import ensure_prefect_server
+    from deployments.work_pool import WORK_POOL, deploy
+
+    settings = get_settings()
+    console.print(f"Prefect API: {ensure_prefect_server(settings)}")
+    deploy(settings)
+    console.print(
+        f"Deployed. Start workers with: prefect worker start --pool {WORK_POOL}\n"
+        f"Crash detection: runs silent for {settings.crash_after_seconds} s are marked Crashed."
+    )

@@ -65,6 +65,23 @@ class Settings(BaseSettings):
     runner_poll_seconds: int = Field(
         2, ge=1, description="How often the served deployments look for new runs."
     )
+    account_concurrency: int = Field(
+        2,
+        ge=0,
+        description="Most exports of one account running at once on the work pool (0: no limit).",
+    )
+    crash_after_seconds: int = Field(
+        75,
+        ge=45,  # flow runs beat every 30 s (prefect.yaml; Prefect's minimum)
+        description="A running flow run without a heartbeat this long is marked Crashed.",
+    )
+    task_runner: str = Field(
+        "threads", pattern="^(threads|dask)$", description="How chunks run: threads or dask."
+    )
+    dask_address: str = Field(
+        "", description="Dask scheduler for task_runner=dask; empty starts a local cluster."
+    )
+    dask_workers: int = Field(2, ge=1, description="Processes of the local Dask cluster.")
     demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
     prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
     prefect_api_url: str = Field(
