@@ -17,7 +17,7 @@ import polars as pl
 import psycopg
 import pytest
 from polars.testing import assert_frame_equal
-from sqlalchemy import column, func, literal_column, select, table
+from sqlalchemy import column, func, literal, literal_column, select, table
 from sqlalchemy.engine import make_url
 
 from catalog.registry import get_report
@@ -192,3 +192,18 @@ def test_postgres_timestamptz_and_numeric_are_conformed(postgres_source: str) ->
         frame = read_frame(stmt, postgres_source, schema, reader)
         assert dict(frame.schema) == schema
         assert frame.row(0) == (datetime(2025, 12, 1, 10, 0, 0, 500_000), 1.25, 7, True)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "text",
+    ["o'brien", "back\\slash\\'", "x'); DROP TABLE verification_events; --", "$1 $2", "€ 名前"],
+)
+def test_postgres_values_inlined_for_adbc_read_back_exactly(
+    text: str, postgres_source: str
+) -> None:
+    stmt = select(literal(text).label("text"), literal(7).label("n"))
+    frame = read_frame(stmt, postgres_source, {"text": pl.String, "n": pl.Int64}, "adbc")
+    assert frame.row(0) == (text, 7)
+    still_there = select(func.count().label("n")).select_from(table("verification_events"))
+    assert read_frame(still_there, postgres_source, {"n": pl.Int64}).item() == ROWS
