@@ -7,10 +7,10 @@ from typing import Any
 from prefect import flow, tags, unmapped
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run as current_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from deployments.work_pool import account_queue
 from flows.job_hooks import job_cancelled, job_crashed, job_failed
+from flows.task_runners import chunk_task_runner
 from jobstore.store import job_engine, mark_running
 from report_exports.errors import ExportError
 from report_exports.settings import get_settings
@@ -28,7 +28,7 @@ from tasks.render import render
 @flow(
     name="export-report",
     flow_run_name="export job {job_id}",
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().chunk_workers),  # type: ignore[arg-type]
+    task_runner=chunk_task_runner(get_settings()),
     on_failure=[job_failed],  # type: ignore[list-item]
     on_crashed=[job_crashed],  # type: ignore[list-item]
     on_cancellation=[job_cancelled],  # type: ignore[list-item]

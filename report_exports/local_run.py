@@ -20,11 +20,12 @@ def run_export_locally(
     *,
     on_progress: ProgressCallback | None = None,
     poll_seconds: float = 0.3,
+    task_runner: Any = None,
 ) -> ExportJob:
     """Create the job row, run the export flow to its end, return the final job row.
 
     The caller must have pointed this process at a Prefect server (ensure_prefect_server)
-    before prefect is imported.
+    before prefect is imported. ``task_runner`` replaces the one the settings choose.
     """
     from flows.export_report import export_report  # imports prefect: after the env is set
 
@@ -42,7 +43,12 @@ def run_export_locally(
     outcome: dict[str, Any] = {}
 
     def target() -> None:
-        outcome["state"] = export_report(job.id, return_state=True)
+        flow = (
+            export_report
+            if task_runner is None
+            else export_report.with_options(task_runner=task_runner)
+        )
+        outcome["state"] = flow(job.id, return_state=True)
 
     worker = threading.Thread(target=target, name=f"export-job-{job.id}", daemon=True)
     worker.start()
