@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import exc as sa_exc
 
 from api_shim.downloads import file_present, file_response, verify
-from api_shim.errors import ApiError, error_response, install_error_handlers
+from api_shim.errors import (
+    ApiError,
+    error_response,
+    install_error_handlers,
+    service_unavailable,
+)
 from api_shim.routers import hienergy, verifyhuman, webhooks
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 from report_exports.settings import get_settings
 
+logger = logging.getLogger(__name__)
+
 
 def create_app() -> FastAPI:
-    """Build the API (the job store is created if it does not exist)."""
-    init_store(job_engine())
+    """Build the API (the job store is migrated now, or on the first request it can reach)."""
+    store_ready = _try_init_store()
     app = FastAPI(
         title="Report Exports",
         version="1.0.0",
@@ -25,6 +34,20 @@ def create_app() -> FastAPI:
         "served from one Prefect-backed engine.",
     )
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def migrate_when_reachable(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Started while the job store was down: answer 503 (in the surface's shape) until
+        # it can be reached and migrated, then serve normally.
+        nonlocal store_ready
+        if not store_ready and request.url.path != "/healthz":
+            store_ready = _try_init_store()
+            if not store_ready:
+                return error_response(request, service_unavailable())
+        return await call_next(request)
+
     app.include_router(verifyhuman.router)
     app.include_router(hienergy.router)
     app.include_router(webhooks.router)
@@ -66,3 +89,12 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _try_init_store() -> bool:
+    try:
+        init_store(job_engine())
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        logger.warning("job store unreachable, answering 503 until it is: %s", exc.orig)
+        return False
+    return True

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from report_exports.errors import ExportError, NotFoundError, ValidationError
@@ -107,6 +108,13 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return f"Invalid {field or 'request'}: {first.get('msg', 'invalid value')}", field
 
 
+def service_unavailable() -> ApiError:
+    """503: a part the API depends on (Prefect, the job store) cannot be reached."""
+    return ApiError(
+        503, "Export service temporarily unavailable; try again shortly", code="SERVICE_UNAVAILABLE"
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every failure to the caller's surface shape; never a bare 500 page."""
 
@@ -138,6 +146,13 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, str(exc.detail)
         )
         return error_response(request, ApiError(exc.status_code, message))
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.InterfaceError)
+    async def _store_down(request: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+        # The job store cannot be reached (down, restarting, refusing connections).
+        logger.warning("job store unavailable on %s: %s", request.url.path, exc.orig)
+        return error_response(request, service_unavailable())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api_shim.downloads import file_present
-from api_shim.errors import ApiError
+from api_shim.errors import ApiError, service_unavailable
 from api_shim.launcher import LaunchError, cancel, launch, read_run_states
 from api_shim.status import Status, surface_status
 from catalog.registry import validate_request
@@ -68,11 +68,7 @@ async def create_export(
         except LaunchError as exc:
             # Never leave a job queued that nothing will run.
             mark_failed(engine, job.id, str(exc))
-            raise ApiError(
-                503,
-                "Export service temporarily unavailable; try again shortly",
-                code="SERVICE_UNAVAILABLE",
-            ) from exc
+            raise service_unavailable() from exc
         set_flow_run(engine, job.id, flow_run_id)
         job = get_job(engine, job.id)
     return (await views(surface, [job]))[0], created
@@ -84,11 +80,7 @@ async def views(surface: str, jobs: list[ExportJob]) -> list[JobView]:
     try:
         runs = await read_run_states(i for i in unfinished if i)
     except LaunchError as exc:
-        raise ApiError(
-            503,
-            "Export service temporarily unavailable; try again shortly",
-            code="SERVICE_UNAVAILABLE",
-        ) from exc
+        raise service_unavailable() from exc
     out = []
     for job in jobs:
         run = runs.get(job.flow_run_id or "")
