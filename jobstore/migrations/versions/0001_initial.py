@@ -14,6 +14,7 @@ name what they alter. Timestamps are ``DateTime(timezone=True)``: the storage ty
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,7 +25,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _timestamp(name: str, *, nullable: bool) -> sa.Column[object]:
+def _timestamp(name: str, *, nullable: bool) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
