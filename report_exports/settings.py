@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,20 @@ class Settings(BaseSettings):
     )
     storage_url: str = Field(
         "", description="Where parts and files go (local path or s3://); empty means var/files."
+    )
+    s3_endpoint_url: str = Field(
+        "",
+        description="S3 API endpoint for s3:// storage (MinIO, SeaweedFS...); empty means AWS.",
+    )
+    s3_access_key_id: str = Field(
+        "",
+        description="Access key for s3:// storage; empty means the standard AWS credential chain.",
+    )
+    s3_secret_access_key: SecretStr = Field(
+        SecretStr(""), description="Secret key that goes with s3_access_key_id."
+    )
+    s3_region: str = Field(
+        "us-east-1", description="Region of the bucket; presigned URLs are signed (SigV4) for it."
     )
     source_reader: str = Field("auto", description="How chunks are read: auto, adbc or sqlalchemy.")
     chunk_rows: int = Field(250_000, ge=1, description="Target rows per extracted chunk.")

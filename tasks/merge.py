@@ -29,7 +29,7 @@ class MergedExport:
 
 def scan(storage: Storage, keys: Sequence[str]) -> pl.LazyFrame:
     """A lazy frame over staged Parquet files, in the given order."""
-    return pl.scan_parquet([storage.path(k) for k in keys])
+    return storage.scan_parquet(keys)
 
 
 def needs_sort(ctx: ExportContext) -> tuple[SortKey, ...]:
@@ -47,8 +47,7 @@ def merge_parts(
     ordered = sorted(parts, key=lambda p: p.chunk.index)
     source_rows = 0
     for part in ordered:
-        with storage.fs.open(storage.path(f"{part.prefix}/{DONE_MARKER}"), "rt") as fh:
-            source_rows += int(fh.read().strip() or 0)
+        source_rows += int(storage.read_text(f"{part.prefix}/{DONE_MARKER}").strip() or 0)
     merged_prefix = f"{staging_prefix(ctx.ref.job_id)}/merged"
     rows_keys: tuple[str, ...] = ()
     sections: dict[str, str] = {}

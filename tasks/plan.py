@@ -113,8 +113,7 @@ def plan_export(ctx: ExportContext, storage: Storage) -> ExportPlan:
     key = f"{staging_prefix(ctx.ref.job_id)}/plan.json"
     outputs = output_plan(ctx.report, ctx.ref.format, settings.pdf_table_rows)
     if storage.exists(key):
-        with storage.fs.open(storage.path(key)) as fh:
-            saved = json.load(fh)
+        saved = json.loads(storage.read_text(key))
         return ExportPlan(tuple(_chunk_from_json(c) for c in saved), outputs)
     chunks = estimate_chunks(
         ctx.report, ctx.params, ctx.account_id, settings.source_url, settings.chunk_rows

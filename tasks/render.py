@@ -61,7 +61,7 @@ def render_export(
     settings = get_settings()
     fmt, report = ctx.ref.format, ctx.report
     path = out_dir / f"job-{ctx.ref.job_id}-{secrets.token_hex(4)}.{fmt}"
-    sections = {name: pl.read_parquet(storage.path(key)) for name, key in merged.sections.items()}
+    sections = {name: storage.read_parquet(key) for name, key in merged.sections.items()}
     try:
         if fmt == "pdf":
             assert report.pdf is not None, f"{report.name} has no PDF layout"
