@@ -23,9 +23,15 @@ MeasureKind = Literal["count", "sum", "min", "max"]
 
 
 class ReportParams(BaseModel):
-    """Filters of a report. Unknown fields are an error, naming the field."""
+    """Filters of a report. Unknown fields are an error, naming the field.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    Numbers must be finite: the JSON parser reads ``NaN``, ``Infinity`` and ``1e999`` (as
+    infinity), which mean nothing as filters and cannot be echoed back as JSON.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, allow_inf_nan=False
+    )
 
     def window(self) -> tuple[datetime, datetime] | None:
         """The half-open time window ``[start, end)`` asked for, if the report has one."""

@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 
 from catalog.base import Measure, ReportParams, ReportSpec, SectionSpec, SortKey
 from catalog.chunks import day_start
-from catalog.fields import StrictDate
+from catalog.fields import BIGINT_MAX, EARLIEST, LATEST, SourceId, StrictDate
 from catalog.filters import OneOrMany, all_of, contains, one_of
 from demo_data.schema import advertisers as adv
 from demo_data.schema import clicks, deals
@@ -51,7 +51,7 @@ class AdvertiserSearch(Search):
 
 class DealSearch(Search):
     q: str | None = Field(None, min_length=1, max_length=200)
-    advertiser_id: int | None = Field(None, ge=1)
+    advertiser_id: SourceId | None = None
     category: OneOrMany | None = None
     exclusive: bool | None = None
     active_on: StrictDate | None = None
@@ -62,13 +62,13 @@ class HotSearch(DateRangeSearch):
     category: OneOrMany | None = None
     country: OneOrMany | None = None
     device: Literal["desktop", "mobile", "tablet"] | None = None
-    min_clicks: int = Field(1, ge=0)
+    min_clicks: int = Field(1, ge=0, le=BIGINT_MAX)
     limit: int = Field(100, ge=1, le=10_000)
 
 
 class ClickSearch(DateRangeSearch):
-    advertiser_id: int | None = Field(None, ge=1)
-    deal_id: int | None = Field(None, ge=1)
+    advertiser_id: SourceId | None = None
+    deal_id: SourceId | None = None
     country: OneOrMany | None = None
     device: Literal["desktop", "mobile", "tablet"] | None = None
     converted: bool | None = None
@@ -92,8 +92,9 @@ def _params_model(
         s = self.search_params
         if not isinstance(s, DateRangeSearch) or not (s.from_ or s.to):
             return None
-        start = day_start(s.from_) if s.from_ else datetime(1970, 1, 1)
-        end = day_start(s.to + timedelta(days=1)) if s.to else datetime(9999, 1, 1)
+        # An open end is the span a request may name, not the end of the calendar.
+        start = day_start(s.from_ or EARLIEST)
+        end = day_start((s.to or LATEST) + timedelta(days=1))
         return start, end
 
     return create_model(  # type: ignore[call-overload,no-any-return]

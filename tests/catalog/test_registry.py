@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from catalog.registry import CATALOGS, validate_request
@@ -9,6 +11,18 @@ from report_exports.errors import UnknownReportError, ValidationError
 
 DEC = {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}
 WH = {"start_time": "2025-12-01T00:00:00Z", "end_time": "2025-12-06T23:59:59Z"}
+
+
+def _filter(report: str, name: str, value: object, says: str) -> tuple[object, ...]:
+    """A case of a HiEnergy search filter: refused naming ``search_params.<name>``."""
+    return (
+        "hienergy",
+        report,
+        None,
+        {"search_params": {name: value}},
+        f"search_params.{name}",
+        says,
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,6 +112,23 @@ WH = {"start_time": "2025-12-01T00:00:00Z", "end_time": "2025-12-06T23:59:59Z"}
             "Invalid endpoint_id",
         ),
         ("webhooks", "message-log", None, {**WH, "status": "lost"}, "status", "Invalid status"),
+        # Values no job can use: refused here, not failed in the flow run (or a 500).
+        _filter("advertisers_csv", "min_epc", float("inf"), "finite number"),
+        _filter("advertisers_csv", "min_epc", float("nan"), "finite number"),
+        _filter("deals_excel", "min_discount_pct", float("nan"), "finite number"),
+        _filter("deals_excel", "advertiser_id", 2**63, "less than or equal to"),
+        _filter("clicks_details_excel", "deal_id", 10**20, "less than or equal to"),
+        _filter("hot_advertisers_excel", "min_clicks", 10**40, "less than or equal to"),
+        _filter("hot_advertisers_excel", "to", "9999-12-31", "between"),
+        ("verifyhuman", "overview", "pdf", {**DEC, "to": "9999-12-31"}, "to", "between"),
+        (
+            "webhooks",
+            "message-log",
+            None,
+            {**WH, "end_time": "9999-12-31T23:59:59-01:00"},
+            "end_time",
+            "between",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(surface, report, fmt, params, field, says) -> None:
@@ -145,3 +176,10 @@ def test_valid_requests_store_normalised_params() -> None:
     assert again.params == wh.params, "stored params validate again to the same request"
     he = validate_request("hienergy", "deals_excel", None, {"search_params": {"q": "50%_off"}})
     assert he.params_json()["index_params"] == {"sort": "id", "order": "asc"}
+
+
+def test_an_open_hienergy_range_ends_where_dates_may_end() -> None:
+    request = validate_request(
+        "hienergy", "clicks_details_excel", None, {"search_params": {"from": "2025-12-01"}}
+    )
+    assert request.params.window() == (datetime(2025, 12, 1), datetime(2101, 1, 1))
