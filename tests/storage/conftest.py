@@ -18,12 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from jobstore.models import ExportJob
 from tests.conftest import TEST_VAR
 
 # http ports of weed mini's parts, and their gRPC ports (all on loopback, all free ones)
@@ -74,6 +76,10 @@ class S3Server:
             region_name=self.region,
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
+
+    def object_bytes(self, key: str) -> bytes:
+        """The bytes of one object, read by the plain client."""
+        return bytes(self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def keys(self, prefix: str) -> list[str]:
         """Every object key under ``prefix`` in the bucket, listed by the plain client."""
@@ -175,17 +181,37 @@ def s3_server() -> Iterator[S3Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def s3_storage_env(
-    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Iterator[str]:
-    """This process's settings point storage at a fresh prefix of the session bucket."""
+@contextmanager
+def settings_env(env: dict[str, str]) -> Iterator[None]:
+    """This process's settings read ``env`` (on top of the session's) inside the block."""
     from report_exports.settings import get_settings
 
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def s3_storage_env(s3_server: S3Server, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Storage of this process is a fresh prefix of the session bucket; yields the prefix."""
     prefix = f"{request.node.name[:40]}-{secrets.token_hex(3)}".replace("[", "-").strip("]")
-    for name, value in s3_server.env(f"s3://{s3_server.bucket}/{prefix}").items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield prefix
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with settings_env(s3_server.env(f"s3://{s3_server.bucket}/{prefix}")):
+        yield prefix
+
+
+def export_job(
+    surface: str = "verifyhuman", report: str = "full", fmt: str | None = "csv"
+) -> ExportJob:
+    """One December export of account 1 through the real flow, with the current settings."""
+    from catalog.registry import validate_request
+    from report_exports.local_run import run_export_locally
+    from tests.factories import DECEMBER
+
+    params: dict[str, Any] = DECEMBER if surface == "verifyhuman" else {"search_params": {}}
+    return run_export_locally(validate_request(surface, report, fmt, params), account_id=1)
