@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -178,6 +179,35 @@ class Storage:
             found = self.fs.find(target, detail=True)
             # Only objects: some S3 servers list an emptied "folder" as a common prefix.
             return sorted(p[start:] for p, info in found.items() if info["type"] == "file")
+
+    def abort_stale_uploads(self, older_than: datetime) -> int:
+        """Abort multipart uploads under the root begun before ``older_than``; returns how many.
+
+        s3fs aborts an upload that fails, but not one whose process was killed: its parts
+        stay invisible and billed until aborted. Nothing to do off S3.
+        """
+        if not self.is_s3:
+            return 0
+        aborted = 0
+        with self._failures("cannot list unfinished uploads"):
+            listing = self.fs.call_s3(
+                "list_multipart_uploads", Bucket=self.bucket, Prefix=self._key_prefix()
+            )
+            for upload in listing.get("Uploads", []):
+                if upload["Initiated"] < older_than:
+                    self.fs.call_s3(
+                        "abort_multipart_upload",
+                        Bucket=self.bucket,
+                        Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                    aborted += 1
+        return aborted
+
+    def _key_prefix(self) -> str:
+        """The root inside the bucket, as an S3 key prefix ('' for the bucket itself)."""
+        inside = self.root.partition("/")[2]
+        return f"{inside}/" if inside else ""
 
     @contextmanager
     def _failures(self, doing: str) -> Iterator[None]:
