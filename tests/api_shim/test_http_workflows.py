@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ from sqlalchemy import func, select, update
 
 from jobstore.models import ExportJob
 from jobstore.store import job_engine
+from tests.api_shim.http_checks import runner_paused
 from tests.factories import DEC_END, DEC_START, DECEMBER, query
 
 FINAL = {"succeeded", "failed", "cancelled", "completed", "expired"}
@@ -136,20 +135,9 @@ def test_twenty_concurrent_identical_creates_make_one_job(stack) -> None:
     assert all(a.json()["deduped"] is (a.status_code == 200) for a in answers)
 
 
-def _paused_runner(stack) -> Any:
-    class Paused:
-        def __enter__(self) -> None:
-            os.kill(stack.serve_pid, signal.SIGSTOP)
-
-        def __exit__(self, *_: Any) -> None:
-            os.kill(stack.serve_pid, signal.SIGCONT)
-
-    return Paused()
-
-
 def test_cancel_a_queued_job(stack) -> None:
     vh = stack.client("initech", "admin", "vh")
-    with _paused_runner(stack):  # nothing picks the run up while it is paused
+    with runner_paused(stack):  # nothing picks the run up while it is paused
         job = vh.post(
             "/api/reports/exports", json={"report_type": "volume", "format": "csv", **DECEMBER}
         ).json()
@@ -174,7 +162,7 @@ def test_a_crashed_run_reads_failed_even_without_a_hook(stack) -> None:
         "end_time": "2025-12-02T23:59:59Z",
         "direction": "inbound",
     }
-    with _paused_runner(stack):
+    with runner_paused(stack):
         created = wh.post("/v1/exports", json=body).json()["data"]
         with job_engine().connect() as conn:
             run_id = conn.execute(
