@@ -94,17 +94,18 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-    field = ".".join(loc) or None
     kind = first.get("type", "")
     if kind == "json_invalid":
         return "Request body must be valid JSON", None
+    if tuple(first.get("loc", ())) == ("body",):
+        # The body as a whole is wrong: empty, null, an array, a string, a number.
+        return "Request body must be a JSON object", None
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or None
     if kind == "missing":
         return f"Missing required field: {field}", field
     if kind == "extra_forbidden":
         return f"Unknown field: {field}", field
-    if kind == "model_attributes_type" or (field is None and "dict" in str(first.get("msg"))):
-        return "Request body must be a JSON object", None
     return f"Invalid {field or 'request'}: {first.get('msg', 'invalid value')}", field
 
 
