@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import exc as sa_exc
 
+from api_shim.body_limit import BodySizeLimit
 from api_shim.downloads import file_present, file_response, verify
 from api_shim.errors import (
     ApiError,
@@ -19,7 +20,6 @@ from api_shim.errors import (
 from api_shim.routers import hienergy, verifyhuman, webhooks
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
-from report_exports.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +52,7 @@ def create_app() -> FastAPI:
     app.include_router(hienergy.router)
     app.include_router(webhooks.router)
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        limit = get_settings().max_body_bytes
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return error_response(request, ApiError(413, f"Request body over {limit} bytes"))
-        return await call_next(request)
+    app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
 
     @app.get(
         "/files/{public_id}",

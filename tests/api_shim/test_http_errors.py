@@ -5,11 +5,14 @@ finite, unknown routes, and the VerifyHuman plan gate and plan limit."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from report_exports.settings import get_settings
 from tests.api_shim.http_checks import HE, VH, WH, expect_error, no_job_row, surface_of
 from tests.factories import DECEMBER
 
@@ -52,3 +55,36 @@ def test_a_body_that_is_not_a_json_object_is_400(stack, path, raw, message) -> N
     with no_job_row():
         response = call(stack, "POST", path, content=raw, headers=JSON)
     expect_error(response, 400, exact=message)
+
+
+def _body_of(path: str, size: int) -> bytes:
+    """A JSON body of exactly ``size`` bytes: the surface's valid body plus a "pad" field."""
+    empty = json.dumps({**BODIES[path], "pad": ""}).encode()
+    return empty[:-2] + b"x" * (size - len(empty)) + empty[-2:]
+
+
+def _in_pieces(body: bytes) -> Iterator[bytes]:
+    """The body as an iterator, so httpx sends it chunked, with no Content-Length."""
+    for start in range(0, len(body), 4096):
+        yield body[start : start + 4096]
+
+
+@pytest.mark.parametrize("path", SURFACES)
+@pytest.mark.parametrize("sent", ["content-length", "chunked"])
+def test_a_body_over_the_limit_is_413_however_it_is_sent(stack, path, sent) -> None:
+    limit = get_settings().max_body_bytes
+    for size, status in ((limit, 400), (limit + 1, 413)):
+        body = _body_of(path, size)
+        with no_job_row():
+            response = call(
+                stack,
+                "POST",
+                path,
+                content=body if sent == "content-length" else _in_pieces(body),
+                headers=JSON,
+            )
+        assert ("content-length" in response.request.headers) is (sent == "content-length")
+        if status == 400:  # at the limit the whole body reaches validation
+            expect_error(response, 400, exact="Unknown field: pad", field="pad")
+        else:
+            expect_error(response, 413, exact=f"Request body over {limit} bytes")
