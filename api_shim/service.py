@@ -18,6 +18,7 @@ from api_shim.downloads import file_present
 from api_shim.errors import ApiError, service_unavailable
 from api_shim.launcher import LaunchError, cancel, launch, read_run_states
 from api_shim.status import Status, surface_status
+from catalog.fields import BIGINT_MAX
 from catalog.registry import validate_request
 from jobstore.accounts import Principal
 from jobstore.models import ExportJob, JobState
@@ -30,6 +31,8 @@ from jobstore.store import (
     set_flow_run,
 )
 from report_exports.errors import NotFoundError
+
+JOB_NOT_FOUND = "Export job not found"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ def find_job(
     own_only: bool = False,
 ) -> ExportJob:
     """The caller's job on this surface; anything else (another account's) is not found."""
+    if job_id is not None and not 0 < job_id <= BIGINT_MAX:
+        # No job has such an id, and the database could not even compare with it.
+        raise NotFoundError(JOB_NOT_FOUND)
     with Session(job_engine(), expire_on_commit=False) as session:
         stmt = select(ExportJob).where(
             ExportJob.surface == surface, ExportJob.account_id == principal.account_id
@@ -118,7 +124,7 @@ def find_job(
             stmt = stmt.where(ExportJob.requested_by == principal.user)
         job = session.scalars(stmt).first()
     if job is None:
-        raise NotFoundError("Export job not found")
+        raise NotFoundError(JOB_NOT_FOUND)
     return job
 
 

@@ -88,3 +88,23 @@ def test_a_body_over_the_limit_is_413_however_it_is_sent(stack, path, sent) -> N
             expect_error(response, 400, exact="Unknown field: pad", field="pad")
         else:
             expect_error(response, 413, exact=f"Request body over {limit} bytes")
+
+
+# ------------------------------------------------------------------------------------ ids
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"{VH}/{2**63}"),
+        ("GET", f"{VH}/{10**20}/download"),
+        ("DELETE", f"{VH}/{10**20}"),
+        ("GET", f"{VH}/{2**63 - 1}"),
+        ("GET", f"{VH}/0"),
+        ("GET", f"{HE}/{2**63}"),
+        ("GET", f"{HE}/-1"),
+    ],
+)
+def test_ids_no_job_can_have_are_404(stack, method, path) -> None:
+    # Ids beyond 64 bits once reached SQLite and came back as a 500 (OverflowError).
+    expect_error(call(stack, method, path), 404, exact=NOT_FOUND)
