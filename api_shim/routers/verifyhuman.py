@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -15,6 +14,7 @@ from api_shim.downloads import file_response
 from api_shim.errors import ApiError
 from api_shim.serialize import iso
 from api_shim.service import JobView, cancel_queued, create_export, find_job, list_jobs, views
+from catalog.fields import parse_date
 from jobstore.accounts import Principal
 
 router = APIRouter(prefix="/api/reports/exports", tags=["VerifyHuman report exports"])
@@ -42,8 +42,8 @@ def _require_plan(principal: Principal) -> None:
 
 
 def _check_range(principal: Principal, params: dict[str, Any]) -> None:
-    try:
-        days = (date.fromisoformat(params["to"]) - date.fromisoformat(params["from"])).days + 1
+    try:  # read as validation reads them: date.fromisoformat alone takes "20250101"
+        days = (parse_date(params["to"]) - parse_date(params["from"])).days + 1
     except (KeyError, ValueError):
         return  # malformed dates are reported by validation, field by field
     limit = MAX_RANGE_DAYS[principal.plan]

@@ -108,3 +108,59 @@ def test_a_body_over_the_limit_is_413_however_it_is_sent(stack, path, sent) -> N
 def test_ids_no_job_can_have_are_404(stack, method, path) -> None:
     # Ids beyond 64 bits once reached SQLite and came back as a 500 (OverflowError).
     expect_error(call(stack, method, path), 404, exact=NOT_FOUND)
+
+
+# ---------------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("path", "change", "field", "message"),
+    [
+        pytest.param(VH, {"from": "20250101"}, "from", "YYYY-MM-DD", id="vh-basic-format"),
+        pytest.param(VH, {"from": "2025-W01-1"}, "from", "YYYY-MM-DD", id="vh-week-date"),
+        pytest.param(
+            VH, {"from": "9999-12-01", "to": "9999-12-31"}, "from", "between", id="vh-year-9999"
+        ),
+        pytest.param(VH, {"from": "1969-12-31"}, "from", "between", id="vh-before-1970"),
+        pytest.param(
+            HE,
+            {"report_type": "hot_advertisers_excel", "search_params": {"to": "9999-12-31"}},
+            "search_params.to",
+            "between",
+            id="he-year-9999",
+        ),
+        pytest.param(
+            WH, {"start_time": "0001-01-01T00:00:00+01:00"}, "start_time", "between", id="wh-year-1"
+        ),
+        pytest.param(
+            WH, {"end_time": "9999-12-31T23:59:59-01:00"}, "end_time", "between", id="wh-past-9999"
+        ),
+        pytest.param(
+            WH,
+            {"start_time": "9999-12-30T00:00:00Z", "end_time": "9999-12-31T23:59:59Z"},
+            "start_time",
+            "between",
+            id="wh-year-9999",
+        ),
+    ],
+)
+def test_dates_outside_the_supported_span_are_400_naming_the_field(
+    stack, path, change, field, message
+) -> None:
+    # Once: "20250101" met the plan limit (on "to") before validation; a zone offset at the
+    # ends of the calendar raised OverflowError (500); year 9999 was accepted and the job
+    # failed computing its window.
+    with no_job_row():
+        response = call(stack, "POST", path, json={**BODIES[path], **change})
+    expect_error(response, 400, message, field=field)
+
+
+def test_the_plan_limit_counts_both_ends(stack) -> None:
+    body = {**BODIES[VH], "report_type": "volume", "env": "test", "from": "2024-03-01"}
+    with no_job_row():
+        refused = call(stack, "POST", VH, json={**body, "to": "2024-06-02"})  # 94 days
+    expect_error(
+        refused, 400, exact="Date range exceeds plan limit (93 days on the Growth plan)", field="to"
+    )
+    accepted = call(stack, "POST", VH, json={**body, "to": "2024-06-01"})  # 93 days
+    assert accepted.status_code == 201, accepted.text
