@@ -164,3 +164,62 @@ def test_the_plan_limit_counts_both_ends(stack) -> None:
     )
     accepted = call(stack, "POST", VH, json={**body, "to": "2024-06-01"})  # 93 days
     assert accepted.status_code == 201, accepted.text
+
+
+# ------------------------------------------------------------------- HiEnergy's numbers
+
+
+@pytest.mark.parametrize(
+    ("report_type", "name", "value"),
+    [
+        ("advertisers_csv", "min_epc", "Infinity"),
+        ("advertisers_csv", "min_epc", "-Infinity"),
+        ("advertisers_csv", "min_epc", "NaN"),
+        ("advertisers_csv", "min_epc", "1e999"),
+        ("deals_excel", "min_discount_pct", "NaN"),
+        ("deals_excel", "advertiser_id", "1e999"),
+        ("deals_excel", "advertiser_id", str(2**63)),
+        ("clicks_details_excel", "deal_id", str(10**20)),
+        ("hot_advertisers_excel", "min_clicks", str(10**40)),
+    ],
+)
+def test_hienergy_numbers_no_filter_can_use_are_400(stack, report_type, name, value) -> None:
+    # Python's JSON reads NaN, Infinity and 1e999 (as infinity): min_epc took them, made a
+    # job, and the answer could not be encoded (500). Ids beyond 64 bits made a job that
+    # failed in extract with OverflowError.
+    raw = f'{{"report_type": "{report_type}", "search_params": {{"{name}": {value}}}}}'
+    with no_job_row():
+        response = call(stack, "POST", HE, content=raw.encode(), headers=JSON)
+    expect_error(response, 400, field=f"search_params.{name}")
+
+
+# ------------------------------------------------- plan gate, unknown routes and methods
+
+
+@pytest.mark.parametrize("account", ["umbrella", "hooli"])  # Starter and Free
+def test_the_plan_gate_covers_every_verifyhuman_endpoint(stack, account) -> None:
+    with no_job_row():
+        answers = [
+            call(stack, "GET", f"{VH}/1", account),
+            call(stack, "GET", f"{VH}/1/download", account),
+            call(stack, "DELETE", f"{VH}/1", account),
+        ]
+    for response in answers:
+        expect_error(response, 403, exact="Export functionality requires Growth plan or higher")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("PUT", f"{VH}/1", 405),
+        ("PATCH", HE, 405),
+        ("DELETE", f"{HE}/1", 405),
+        ("GET", f"{HE}/1/download", 404),
+        ("DELETE", f"{WH}/00000000-0000-0000-0000-000000000000", 405),
+        ("GET", f"{WH}/00000000-0000-0000-0000-000000000000/files", 404),
+    ],
+)
+def test_unknown_routes_and_methods_answer_in_the_surface_shape(
+    stack, method, path, status
+) -> None:
+    expect_error(call(stack, method, path), status)
