@@ -14,8 +14,10 @@ from api_shim.downloads import file_present, file_response, verify
 from api_shim.errors import (
     ApiError,
     error_response,
+    error_responses,
     install_error_handlers,
     service_unavailable,
+    surface_of,
 )
 from api_shim.routers import hienergy, verifyhuman, webhooks
 from jobstore.models import ExportJob, JobState
@@ -60,6 +62,14 @@ def create_app() -> FastAPI:
         tags=["Downloads"],
         summary="Download a file through a signed, expiring URL",
         response_class=StreamingResponse,
+        responses=error_responses(
+            surface_of("/files/"),
+            400,
+            403,
+            404,
+            503,
+            described={403: "Download link is invalid or has expired"},
+        ),
     )
     def signed_download(
         public_id: str, expires: int = Query(..., ge=0), signature: str = Query(..., max_length=128)

@@ -3,17 +3,23 @@
 VerifyHuman: ``{"error": message, "field"?: name}``
 HiEnergy:    ``{"error": {"code", "message", "field"?}}``
 Webhooks:    ``{"error": {"code", "message"}, "meta": {"request_id"}}``
+
+Bodies are made from the models of these shapes, and the routers document the same models
+(``error_responses``), so the OpenAPI document and the answers cannot drift apart.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -46,12 +52,89 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         code: str | None = None,
-        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
         self.code = code or CODES.get(status, "ERROR")
-        self.extra = extra or {}
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VerifyHumanError(_Shape):
+    """VerifyHuman's error body."""
+
+    error: str = Field(description="What went wrong", examples=["Export job not found"])
+    field: str | SkipJsonSchema[None] = Field(None, description="The request field at fault")
+
+
+class ErrorDetail(_Shape):
+    """A machine-readable code and a human-readable message."""
+
+    code: str = Field(examples=["INVALID_REQUEST"])
+    message: str = Field(examples=["end_time must be after start_time"])
+
+
+class FieldErrorDetail(ErrorDetail):
+    """HiEnergy's error: code, message and, for bad input, the field at fault."""
+
+    field: str | SkipJsonSchema[None] = Field(None, examples=["search_params.min_epc"])
+
+
+class HiEnergyError(_Shape):
+    """HiEnergy's error body."""
+
+    error: FieldErrorDetail
+
+
+class RequestMeta(_Shape):
+    """Webhooks' ``meta``."""
+
+    request_id: str = Field(
+        description="Unique identifier for this request (useful for support)",
+        examples=["req_xyz123"],
+    )
+
+
+class WebhooksError(_Shape):
+    """The webhook API's error body."""
+
+    error: ErrorDetail
+    meta: RequestMeta
+
+
+SHAPES: dict[str, type[BaseModel]] = {
+    "verifyhuman": VerifyHumanError,
+    "hienergy": HiEnergyError,
+    "webhooks": WebhooksError,
+}
+DESCRIPTIONS = {
+    400: "Invalid request; the message (and `field`, where the shape has one) names the culprit",
+    401: "Invalid or missing API key",
+    403: "Forbidden",
+    404: "Not found, or not the caller's",
+    409: "Conflict",
+    413: "Request body over the size limit",
+    503: "Export service temporarily unavailable; try again shortly",
+}
+
+
+def error_responses(
+    surface: str, *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these errors, and any other as ``default``, in the shape.
+
+    Bad input is a 400 here; documenting ``default`` also keeps FastAPI from adding the
+    422 ``HTTPValidationError`` this API never sends. ``described`` says what a status
+    means on a route, where the generic description is not enough.
+    """
+    shape, say = SHAPES[surface], {**DESCRIPTIONS, **(described or {})}
+    out: dict[int | str, dict[str, Any]] = {
+        status: {"model": shape, "description": say[status]} for status in statuses
+    }
+    out["default"] = {"model": shape, "description": "Any other error (e.g. 500), same shape"}
+    return out
 
 
 def surface_of(path: str) -> str:
@@ -74,22 +157,22 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     """The error in the shape of the request's surface."""
     surface = surface_of(request.url.path)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    body: dict[str, Any]
+    field = error.field or None
+    body: BaseModel
     if surface == "verifyhuman":
-        body = {"error": error.message}
-        if error.field:
-            body["field"] = error.field
+        body = VerifyHumanError(error=error.message, field=field)
     elif surface == "hienergy":
-        body = {"error": {"code": error.code, "message": error.message}}
-        if error.field:
-            body["error"]["field"] = error.field
+        body = HiEnergyError(
+            error=FieldErrorDetail(code=error.code, message=error.message, field=field)
+        )
     else:
-        body = {
-            "error": {"code": error.code, "message": error.message},
-            "meta": {"request_id": request_id(request)},
-        }
-    body.update(error.extra)
-    return JSONResponse(body, status_code=error.status, headers=headers)
+        body = WebhooksError(
+            error=ErrorDetail(code=error.code, message=error.message),
+            meta=RequestMeta(request_id=request_id(request)),
+        )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=error.status, headers=headers
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:

@@ -11,13 +11,18 @@ from pydantic import BaseModel, ConfigDict
 
 from api_shim.deps import HiEnergyPrincipal
 from api_shim.downloads import signed_url
+from api_shim.errors import error_responses
 from api_shim.serialize import iso
 from api_shim.service import JobView, create_export, find_job, list_jobs, views
 from catalog.registry import CATALOGS
 from report_exports.settings import get_settings
 
-router = APIRouter(prefix="/api/v1/exports", tags=["HiEnergy generative exports"])
 SURFACE = "hienergy"
+router = APIRouter(
+    prefix="/api/v1/exports",
+    tags=["HiEnergy generative exports"],
+    responses=error_responses(SURFACE, 400, 401, 503),
+)
 ReportType = Literal[
     "advertisers_csv", "deals_excel", "hot_advertisers_excel", "clicks_details_excel"
 ]
@@ -76,6 +81,11 @@ def export_object(view: JobView) -> dict[str, Any]:
     status_code=201,
     operation_id="createExportReport",
     summary="Kick off a generative export report",
+    responses={
+        200: {"description": "An identical completed report (deduped=true)"},
+        409: {"description": "An identical report is in flight: it is attached, poll it"},
+        **error_responses(SURFACE, 413),
+    },
 )
 async def create(body: CreateExport, principal: HiEnergyPrincipal) -> JSONResponse:
     """Queue an export; identical requests are answered by the existing report."""
@@ -109,6 +119,7 @@ async def list_exports(
     "/{job_id}",
     operation_id="getExportReport",
     summary="Fetch a single export report's status and download URL",
+    responses=error_responses(SURFACE, 404),
 )
 async def get_export(job_id: int, principal: HiEnergyPrincipal) -> dict[str, Any]:
     """The report; 404 when it is not in the caller's scope."""

@@ -11,17 +11,32 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api_shim.deps import VerifyHumanPrincipal
 from api_shim.downloads import file_response
-from api_shim.errors import ApiError
+from api_shim.errors import ApiError, error_responses
 from api_shim.serialize import iso
 from api_shim.service import JobView, cancel_queued, create_export, find_job, list_jobs, views
 from catalog.fields import parse_date
 from jobstore.accounts import Principal
 
-router = APIRouter(prefix="/api/reports/exports", tags=["VerifyHuman report exports"])
 SURFACE = "verifyhuman"
 ALLOWED_PLANS = ("growth", "pro", "enterprise")
 MAX_RANGE_DAYS = {"growth": 93, "pro": 366, "enterprise": 1096}
-NOT_FOUND = "Export job not found"
+PLAN_REQUIRED = "Export functionality requires Growth plan or higher"
+router = APIRouter(
+    prefix="/api/reports/exports",
+    tags=["VerifyHuman report exports"],
+    responses=error_responses(
+        SURFACE,
+        400,
+        401,
+        403,
+        404,
+        503,
+        described={
+            403: PLAN_REQUIRED,
+            404: "Export job not found (or report exports are not enabled)",
+        },
+    ),
+)
 
 
 class CreateExport(BaseModel):
@@ -38,7 +53,7 @@ class CreateExport(BaseModel):
 
 def _require_plan(principal: Principal) -> None:
     if principal.plan not in ALLOWED_PLANS:
-        raise ApiError(403, "Export functionality requires Growth plan or higher")
+        raise ApiError(403, PLAN_REQUIRED)
 
 
 def _check_range(principal: Principal, params: dict[str, Any]) -> None:
@@ -101,7 +116,9 @@ def _detail(view: JobView) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, summary="Create a new export job")
+@router.post(
+    "", status_code=201, summary="Create a new export job", responses=error_responses(SURFACE, 413)
+)
 async def create(body: CreateExport, principal: VerifyHumanPrincipal) -> JSONResponse:
     """Create a new export job (PDF or CSV) for a date range and environment."""
     _require_plan(principal)
@@ -150,6 +167,15 @@ async def get_export(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, 
     "/{job_id}/download",
     summary="Download a completed export file",
     response_class=StreamingResponse,
+    responses=error_responses(
+        SURFACE,
+        400,
+        404,
+        described={
+            400: "Export is not ready yet, or the id is not an integer",
+            404: "Export job, or its file, not found or expired",
+        },
+    ),
 )
 async def download(job_id: int, principal: VerifyHumanPrincipal) -> StreamingResponse:
     """The file of a succeeded job; 404 once it is past retention."""

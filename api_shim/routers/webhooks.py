@@ -11,13 +11,17 @@ from pydantic import BaseModel, ConfigDict
 
 from api_shim.deps import WebhooksPrincipal
 from api_shim.downloads import file_response
-from api_shim.errors import ApiError, request_id
+from api_shim.errors import ApiError, error_responses, request_id
 from api_shim.serialize import iso
 from api_shim.service import JobView, create_export, find_job, list_jobs, views
 from jobstore.accounts import Principal
 
-router = APIRouter(prefix="/v1/exports", tags=["Webhook message-log exports"])
 SURFACE = "webhooks"
+router = APIRouter(
+    prefix="/v1/exports",
+    tags=["Webhook message-log exports"],
+    responses=error_responses(SURFACE, 400, 401, 503),
+)
 REPORT = "message-log"
 
 
@@ -71,7 +75,15 @@ def _public_id(raw: str) -> str:
         raise ApiError(400, "id must be a valid UUID", field="id") from None
 
 
-@router.post("", status_code=201, summary="Create an export of webhook messages")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an export of webhook messages",
+    responses={
+        200: {"description": "An identical export already exists: that export"},
+        **error_responses(SURFACE, 413),
+    },
+)
 async def create(
     body: CreateExport, request: Request, principal: WebhooksPrincipal
 ) -> JSONResponse:
@@ -90,7 +102,7 @@ async def list_exports(
     return _envelope(request, [export_object(v, principal) for v in await views(SURFACE, jobs)])
 
 
-@router.get("/{export_id}", summary="Get export")
+@router.get("/{export_id}", summary="Get export", responses=error_responses(SURFACE, 404))
 async def get_export(
     export_id: str, request: Request, principal: WebhooksPrincipal
 ) -> JSONResponse:
@@ -101,7 +113,18 @@ async def get_export(
 
 
 @router.get(
-    "/{export_id}/download", summary="Download an export's CSV", response_class=StreamingResponse
+    "/{export_id}/download",
+    summary="Download an export's CSV",
+    response_class=StreamingResponse,
+    responses=error_responses(
+        SURFACE,
+        404,
+        409,
+        described={
+            404: "Export not found, or its file expired",
+            409: "Export is not ready yet",
+        },
+    ),
 )
 async def download(export_id: str, principal: WebhooksPrincipal) -> StreamingResponse:
     """The CSV of a completed export; 404 once it has expired."""
