@@ -32,7 +32,6 @@ PERMANENT = (
     boto.ParamValidationError,
     boto.InvalidRegionError,
 )
-TRANSIENT = (boto.BotoCoreError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True)
