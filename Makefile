@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo up test test-fast lint clean
+.PHONY: help venv demo up test test-fast lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,10 @@ test-fast: $(STAMP) ## The suite without slow-marked tests
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim
+	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim benchmarks
+
+bench: $(STAMP) ## Benchmarks vs psql, DuckDB, pandas, polars at 1M and 5M rows (long); see benchmarks/
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean: ## Remove local state (var/) and the virtual environment
 	-$(BIN)/report-exports prefect-server --stop 2>/dev/null

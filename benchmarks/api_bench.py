@@ -1,0 +1,163 @@
+"""Small exports through the API on a warm embedded stack: latency, and a burst at once.
+
+The stack is the one ``report-exports up`` starts (served export-report deployment, each
+flow run in its own process; the API), on its own ports and var/ directory. Latency is
+POST → the status reads ``succeeded``, split by the flow run's Prefect states: API and
+launch (POST → Scheduled), waiting for the runner's poll (→ Pending), process start
+(→ Running), the flow run (→ Completed, of which plan→publish is our work) and the status
+catching up (→ seen by the client).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.cases import WHOLE_PERIOD, daily_counts, day_near
+from benchmarks.measure import free_port
+
+FINAL = {"succeeded", "failed", "cancelled"}
+SMALL_ROWS = 1_000
+LOCKED = "database is locked"
+PHASES = ("launch_s", "poll_wait_s", "process_start_s", "flow_run_s", "flow_work_s", "status_lag_s")
+
+
+def run_api_cases(source_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Start the stack, warm it up, then the sequential and the concurrent measurements."""
+    from demo_data.accounts import seed_accounts
+    from deployments.stack import start_stack
+    from jobstore.store import init_store, job_engine
+    from report_exports.settings import get_settings
+
+    day, rows = day_near(daily_counts(source_url, "full", WHOLE_PERIOD, 1), SMALL_ROWS)
+    os.environ["REPORT_EXPORTS_SOURCE_URL"] = source_url
+    os.environ["REPORT_EXPORTS_API_PORT"] = str(free_port())
+    get_settings.cache_clear()
+    settings = get_settings()
+    init_store(job_engine())
+    keys = seed_accounts(job_engine(), settings.var_dir / "demo-api-keys.json")
+    body = {"report_type": "full", "format": "csv", "env": "live", "from": day, "to": day}
+    logs = settings.var_dir / "log"
+    stack = start_stack(settings)
+    outcomes: dict[str, dict[str, Any]] = {}
+    try:
+        headers = {"authorization": f"Bearer {keys['acme']['admin']}"}
+        with httpx.Client(base_url=stack.api_url, headers=headers, timeout=60) as client:
+            for _ in range(2):  # warm: the served process, the API's imports, the caches
+                export_once(client, body, stack.prefect_url)
+            if "api" in args.groups:
+                runs = [export_once(client, body, stack.prefect_url) for _ in range(args.api_jobs)]
+                outcomes["api-latency"] = summarise_latency(runs) | {"rows": rows, "day": day}
+            if "concurrent" in args.groups:
+                marks = {p: p.stat().st_size for p in logs.glob("*.log")}
+                burst = export_burst(stack.api_url, headers, body, args.concurrent)
+                burst["locked"] = _count_new(logs, marks, LOCKED)
+                outcomes["api-concurrent"] = burst | {"rows": rows, "day": day}
+    finally:
+        stack.stop()
+    return outcomes
+
+
+def export_once(client: httpx.Client, body: dict[str, Any], prefect_url: str) -> dict[str, Any]:
+    """One export: POST, poll every 50 ms until final; the phases from Prefect's states."""
+    posted = time.time()
+    job = client.post("/api/reports/exports", json=body)
+    job.raise_for_status()
+    path = f"/api/reports/exports/{job.json()['id']}"
+    status, seen = _poll(client, path, deadline=time.monotonic() + 120)
+    out: dict[str, Any] = {"status": status, "total_s": seen - posted}
+    if status == "succeeded":
+        out |= phases(prefect_url, int(job.json()["id"]), posted, seen)
+    return out
+
+
+def _poll(client: httpx.Client, path: str, deadline: float) -> tuple[str, float]:
+    while True:
+        status = str(client.get(path).json().get("status"))
+        if status in FINAL or time.monotonic() > deadline:
+            return status, time.time()
+        time.sleep(0.05)
+
+
+def phases(prefect_url: str, job_id: int, posted: float, seen: float) -> dict[str, float]:
+    """Seconds of each phase, from the flow run's state timestamps."""
+    from benchmarks.contenders import flow_timings
+    from jobstore.store import get_job, job_engine
+
+    run_id = get_job(job_engine(), job_id).flow_run_id
+    states = httpx.get(
+        f"{prefect_url}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10
+    ).json()
+    at: dict[str, float] = {}
+    for state in states:
+        stamp = datetime.fromisoformat(state["timestamp"]).timestamp()
+        at.setdefault(state["type"], stamp)  # the first time it entered each type
+    work = flow_timings(prefect_url, str(run_id))["flow_work_s"]
+    return {
+        "launch_s": at["SCHEDULED"] - posted,
+        "poll_wait_s": at["PENDING"] - at["SCHEDULED"],
+        "process_start_s": at["RUNNING"] - at["PENDING"],
+        "flow_run_s": at["COMPLETED"] - at["RUNNING"],
+        "flow_work_s": work,
+        "status_lag_s": seen - at["COMPLETED"],
+    }
+
+
+def summarise_latency(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 / p95 of the total and the median of each phase."""
+    ok = [r for r in runs if r["status"] == "succeeded"]
+    totals = sorted(r["total_s"] for r in ok)
+    summary: dict[str, Any] = {"jobs": len(runs), "succeeded": len(ok)}
+    if totals:
+        summary["p50_s"] = statistics.median(totals)
+        summary["p95_s"] = totals[min(len(totals) - 1, round(0.95 * (len(totals) - 1)))]
+        for phase in PHASES:
+            summary[phase] = statistics.median(r[phase] for r in ok)
+    return summary
+
+
+def export_burst(
+    api_url: str, headers: dict[str, str], body: dict[str, Any], count: int
+) -> dict[str, Any]:
+    """``count`` POSTs at once, then every job polled until final (or 10 minutes)."""
+    started = time.time()
+
+    def one(_: int) -> tuple[str, float]:
+        with httpx.Client(base_url=api_url, headers=headers, timeout=120) as client:
+            created = client.post("/api/reports/exports", json=body)
+            if created.status_code != 201:
+                return f"http {created.status_code}", time.time()
+            path = f"/api/reports/exports/{created.json()['id']}"
+            return _poll(client, path, deadline=time.monotonic() + 600)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        outcomes = list(pool.map(one, range(count)))
+    statuses = [s for s, _ in outcomes]
+    last = max(t for _, t in outcomes)
+    return {
+        "jobs": count,
+        "succeeded": statuses.count("succeeded"),
+        "failed": sum(s != "succeeded" and s in FINAL for s in statuses),
+        "lost": sum(s not in FINAL for s in statuses),
+        "other": sorted({s for s in statuses if s != "succeeded"}),
+        "elapsed_s": last - started,
+        "per_minute": 60 * count / (last - started),
+    }
+
+
+def _count_new(folder: Path, marks: dict[Path, int], needle: str) -> int:
+    """Occurrences of ``needle`` written to the folder's logs since ``marks`` were taken."""
+    found = 0
+    for log in folder.glob("*.log"):
+        with log.open("rb") as fh:
+            fh.seek(marks.get(log, 0))
+            found += fh.read().decode(errors="replace").count(needle)
+    return found
