@@ -112,9 +112,11 @@ class RunningStack:
         self, account: str = "acme", role: str = "admin", surface: str = "vh"
     ) -> httpx.Client:
         """An HTTP client authenticated the way ``surface`` expects."""
+        from tests.api_shim.http_checks import HTTP_TIMEOUT
+
         key = self.keys[account][role]
         headers = {"x-api-key": key} if surface == "he" else {"authorization": f"Bearer {key}"}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=HTTP_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,10 @@ from sqlalchemy import func, select
 from jobstore.models import ExportJob
 from jobstore.store import job_engine
 
+# A request that launches or reads a flow run waits on the Prefect server, whose SQLite
+# waits up to 60 s for a lock under load: generous, since tests check behaviour, not speed.
+HTTP_TIMEOUT = 120.0
+
 VH, HE, WH = "/api/reports/exports", "/api/v1/exports", "/v1/exports"
 SEED_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND"}
 """The codes the webhook seed documents; other statuses need some UPPER_SNAKE code."""

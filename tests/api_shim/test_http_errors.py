@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from report_exports.settings import get_settings
-from tests.api_shim.http_checks import HE, VH, WH, expect_error, no_job_row, surface_of
+from tests.api_shim.http_checks import (
+    HE,
+    HTTP_TIMEOUT,
+    VH,
+    WH,
+    expect_error,
+    no_job_row,
+    surface_of,
+)
 from tests.factories import DECEMBER
 
 JSON = {"content-type": "application/json"}
@@ -31,7 +39,7 @@ def call(stack: Any, method: str, path: str, account: str = "acme", **kwargs: An
     key = stack.keys[account]["admin"]
     auth = {"x-api-key": key} if surface_of(path) == "he" else {"authorization": f"Bearer {key}"}
     headers = {**auth, **kwargs.pop("headers", {})}
-    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.base_url, timeout=HTTP_TIMEOUT) as client:
         return client.request(method, path, headers=headers, **kwargs)
 
 

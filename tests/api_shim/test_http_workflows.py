@@ -28,7 +28,7 @@ from tests.factories import DEC_END, DEC_START, DECEMBER, query
 FINAL = {"succeeded", "failed", "cancelled", "completed", "expired"}
 
 
-def poll(client: httpx.Client, path: str, pick: Any, timeout: float = 90) -> dict[str, Any]:
+def poll(client: httpx.Client, path: str, pick: Any, timeout: float = 240) -> dict[str, Any]:
     """GET ``path`` until the status ``pick`` extracts is final."""
     deadline = time.monotonic() + timeout
     while True:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.api_shim.http_checks import HE, VH, WH, surface_of
+from tests.api_shim.http_checks import HE, HTTP_TIMEOUT, VH, WH, surface_of
 from tests.factories import DECEMBER
 
 FILES = "/files/{public_id}"
@@ -132,7 +132,10 @@ def test_real_errors_match_what_the_document_says(
     if account:
         headers |= _key(stack, template, account)
     response = httpx.request(
-        method, stack.base_url + path, **{**request_kwargs, "headers": headers}, timeout=30
+        method,
+        stack.base_url + path,
+        **{**request_kwargs, "headers": headers},
+        timeout=HTTP_TIMEOUT,
     )
     assert response.status_code == status, response.text
     documented = spec["paths"][template][method]["responses"]

@@ -34,8 +34,9 @@ def test_every_prefect_state_type_is_covered() -> None:
 @pytest.mark.parametrize("job_state", ["queued", "running"])
 def test_unfinished_jobs_follow_their_flow_run(state, names, job_state) -> None:
     for surface, expected in zip(SURFACES, names, strict=True):
-        status = surface_status(surface, job_state, RunState(*state, message="boom"),
-                                file_present=False)
+        status = surface_status(
+            surface, job_state, RunState(*state, message="boom"), file_present=False
+        )
         assert status.value == expected, (surface, state)
         assert status.file_available is False, "never succeeded without its file"
         if state[0] in ("FAILED", "CRASHED"):
@@ -49,12 +50,20 @@ def test_finished_jobs_trust_the_job_row(surface) -> None:
     ok = surface_status(surface, "succeeded", RunState("COMPLETED"), file_present=True)
     gone = surface_status(surface, "succeeded", RunState("COMPLETED"), file_present=False)
     expired = surface_status(surface, "expired", None, file_present=False)
-    failed = surface_status(surface, "failed", RunState("RUNNING"), file_present=False,
-                            error_message="QueryError: no such table")
+    failed = surface_status(
+        surface,
+        "failed",
+        RunState("RUNNING"),
+        file_present=False,
+        error_message="QueryError: no such table",
+    )
     cancelled = surface_status(surface, "cancelled", None, file_present=False)
     assert ok.value == {"verifyhuman": "succeeded"}.get(surface, "completed") and ok.file_available
-    assert gone.value == expired.value == {"verifyhuman": "succeeded", "hienergy": "completed",
-                                           "webhooks": "expired"}[surface]
+    assert (
+        gone.value
+        == expired.value
+        == {"verifyhuman": "succeeded", "hienergy": "completed", "webhooks": "expired"}[surface]
+    )
     assert not gone.file_available and not expired.file_available
     assert failed.value == "failed" and failed.error == "QueryError: no such table"
     assert cancelled.value == ("cancelled" if surface == "verifyhuman" else "failed")
@@ -63,4 +72,7 @@ def test_finished_jobs_trust_the_job_row(surface) -> None:
 
 def test_a_job_without_a_flow_run_is_queued() -> None:
     assert [surface_status(s, "queued", None, file_present=False).value for s in SURFACES] == [
-        "queued", "pending", "pending"]
+        "queued",
+        "pending",
+        "pending",
+    ]
