@@ -7,10 +7,12 @@ retried flow run only does the work that is missing.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
@@ -23,7 +25,7 @@ from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.plan import OutputPlan
 from tasks.retry import retry_on_transient
-from tasks.source_reader import read_frame
+from tasks.source_reader import read_batches, read_frame
 
 DONE_MARKER = "_done"
 
@@ -63,24 +65,57 @@ def extract_chunk(
         stmt = stmt.order_by(*order)
         if outputs.rows_limit is not None and not outputs.sections:
             stmt = stmt.limit(outputs.rows_limit)
-    frame = read_frame(stmt, source_url, report.schema, reader)
-    staged: dict[str, pl.DataFrame] = {}
-    if outputs.sections:
-        prepared = report.prepare(frame)
-        for name in outputs.sections:
-            staged[f"section-{name}"] = report.section(name).partial(prepared)
-    if outputs.rows:
-        rows = frame.select([c.name for c in report.row_columns])
-        staged["rows"] = rows if outputs.rows_limit is None else rows.head(outputs.rows_limit)
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
-        for name, part in staged.items():
-            local = Path(tmp) / f"{name}.parquet"
-            part.write_parquet(local, statistics=False)
-            storage.put_atomic(local, f"{prefix}/{name}.parquet")
+        staged: list[str] = []
+        source_rows = 0
+        if outputs.sections:
+            # Summaries combine partial aggregates of the whole chunk: read it whole.
+            frame = read_frame(stmt, source_url, report.schema, reader)
+            source_rows = frame.height
+            prepared = report.prepare(frame)
+            for name in outputs.sections:
+                partial = report.section(name).partial(prepared)
+                staged.append(_write(partial, Path(tmp) / f"section-{name}.parquet"))
+            if outputs.rows:
+                rows = frame.select([c.name for c in report.row_columns])
+                if outputs.rows_limit is not None:
+                    rows = rows.head(outputs.rows_limit)
+                staged.append(_write(rows, Path(tmp) / "rows.parquet"))
+        elif outputs.rows:
+            batches = read_batches(stmt, source_url, report.schema, reader)
+            names = [c.name for c in report.row_columns]
+            source_rows = write_batches(
+                (b.select(names) for b in batches), Path(tmp) / "rows.parquet"
+            )
+            staged.append(str(Path(tmp) / "rows.parquet"))
+        for local in staged:
+            storage.put_atomic(Path(local), f"{prefix}/{Path(local).name}", move=True)
         marker = Path(tmp) / DONE_MARKER
-        marker.write_text(str(frame.height))
+        marker.write_text(str(source_rows))
         storage.put_atomic(marker, f"{prefix}/{DONE_MARKER}")
     return PartRef(chunk, prefix, reused=False)
+
+
+def _write(frame: pl.DataFrame, path: Path) -> str:
+    frame.write_parquet(path, statistics=False)
+    return str(path)
+
+
+def write_batches(batches: Iterable[pl.DataFrame], path: Path) -> int:
+    """Frames of one schema appended to one Parquet file as they come; their row count."""
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for batch in batches:
+            table = batch.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, write_statistics=False)
+            writer.write_table(table)
+            rows += batch.height
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def _run_name() -> str:

@@ -63,7 +63,7 @@ def merge_parts(
                     nulls_last=True,
                     maintain_order=True,
                 ).sink_parquet(local)
-                storage.put_atomic(local, f"{merged_prefix}/rows.parquet")
+                storage.put_atomic(local, f"{merged_prefix}/rows.parquet", move=True)
                 rows_keys = (f"{merged_prefix}/rows.parquet",)
         for name in export_plan.outputs.sections:
             spec = ctx.report.section(name)

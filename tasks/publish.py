@@ -50,7 +50,7 @@ def publish_file(
         sha256=sha256_of(local),
         row_count=rendered.row_count,
     )
-    storage.put_atomic(local, key)
+    storage.put_atomic(local, key, move=True)
     local.unlink(missing_ok=True)
     return published
 

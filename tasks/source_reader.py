@@ -9,8 +9,9 @@ SQLAlchemy connection.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from polars.datatypes import DataTypeClass
@@ -24,6 +25,10 @@ from report_exports.database import engine_for
 from report_exports.errors import QueryError, TransientSourceError
 
 ADBC_BACKENDS = frozenset({"sqlite", "postgresql"})
+# Arrow batches of ~8 MB: extracting holds a batch or two, not the chunk (a 250k-row chunk
+# of 14 columns is ~60 MB as Arrow, more as the frame it becomes); smaller batches cost time.
+BATCH_BYTES = 8 << 20
+SQLITE_ROW_BYTES = 200  # what a demo event row takes as Arrow, to size SQLite's batches
 # libpq numbers its parameters ($1, $2, ...); SQLAlchemy compiles to that style directly.
 _POSTGRES_DIALECT = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
 
@@ -46,25 +51,55 @@ def read_frame(
     stmt: Select[Any], source_url: str, schema: dict[str, Any], reader: str = "auto"
 ) -> pl.DataFrame:
     """Run ``stmt`` on the source and return its rows typed as ``schema`` says."""
+    batches = list(read_batches(stmt, source_url, schema, reader))
+    return batches[0] if len(batches) == 1 else pl.concat(batches, rechunk=False)
+
+
+def read_batches(
+    stmt: Select[Any],
+    source_url: str,
+    schema: dict[str, Any],
+    reader: str = "auto",
+    batch_bytes: int = BATCH_BYTES,
+) -> Iterator[pl.DataFrame]:
+    """The rows of ``stmt`` as frames typed as ``schema`` says, a batch at a time.
+
+    ADBC hands over Arrow record batches of about ``batch_bytes`` as the result streams in
+    (PostgreSQL) or ``batch_bytes // 200`` rows (SQLite), so memory holds one batch, not the
+    chunk; the SQLAlchemy path yields the whole result as one frame. At least one frame is
+    yielded, empty when the query has no rows, so the columns are always known.
+    """
     backend = make_url(source_url).get_backend_name()
     try:
         if backend not in ADBC_BACKENDS or reader not in ("auto", "adbc"):
             with engine_for(source_url).connect() as conn:
-                frame = pl.read_database(stmt, conn, infer_schema_length=None)
-        elif backend == "sqlite":
-            frame = _read_sqlite_adbc(stmt, source_url)
-        else:
-            frame = _read_postgres_adbc(stmt, source_url)
+                yield conform(pl.read_database(stmt, conn, infer_schema_length=None), schema)
+            return
+        read = _read_sqlite_adbc if backend == "sqlite" else _read_postgres_adbc
+        for batch in read(stmt, source_url, batch_bytes):
+            yield conform(batch, schema)
     except (sa_exc.DBAPIError, OSError) as exc:
         raise classify(exc) from exc
     except Exception as exc:
-        # ADBC raises its own DB-API hierarchy; an error while polars streams an ADBC
-        # result (a dropped connection mid-COPY) arrives as polars' "external error".
+        # ADBC raises its own DB-API hierarchy; an error while the driver streams a result
+        # (a dropped connection mid-COPY) may also arrive as polars' "external error".
         from_driver = type(exc).__module__.startswith("adbc_driver")
         if from_driver or (isinstance(exc, pl.exceptions.ComputeError) and "[libpq]" in str(exc)):
             raise classify(exc) from exc
         raise
-    return conform(frame, schema)
+
+
+def _arrow_frames(cursor: Any) -> Iterator[pl.DataFrame]:
+    """The executed ADBC cursor's result, one polars frame per Arrow record batch."""
+    import pyarrow as pa
+
+    stream = cursor.fetch_record_batch()
+    empty = True
+    for batch in stream:
+        empty = False
+        yield cast(pl.DataFrame, pl.from_arrow(batch))
+    if empty:
+        yield cast(pl.DataFrame, pl.from_arrow(pa.Table.from_batches([], stream.schema)))
 
 
 def classify(exc: BaseException) -> QueryError:
@@ -107,12 +142,18 @@ def libpq_url(source_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _read_postgres_adbc(stmt: Select[Any], source_url: str) -> pl.DataFrame:
+def _read_postgres_adbc(
+    stmt: Select[Any], source_url: str, batch_bytes: int
+) -> Iterator[pl.DataFrame]:
     import adbc_driver_postgresql.dbapi as adbc_postgres
 
     sql, params = compile_positional(stmt, _POSTGRES_DIALECT)
-    with adbc_postgres.connect(libpq_url(source_url)) as conn:
-        return pl.read_database(inline_parameters(sql, params), conn)
+    with adbc_postgres.connect(libpq_url(source_url)) as conn, conn.cursor() as cursor:
+        cursor.adbc_statement.set_options(
+            **{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)}
+        )
+        cursor.execute(inline_parameters(sql, params))
+        yield from _arrow_frames(cursor)
 
 
 def inline_parameters(sql: str, params: list[Any]) -> str:
@@ -138,17 +179,19 @@ def _postgres_value(value: Any) -> Any:
     return value
 
 
-def _read_sqlite_adbc(stmt: Select[Any], source_url: str) -> pl.DataFrame:
+def _read_sqlite_adbc(
+    stmt: Select[Any], source_url: str, batch_bytes: int
+) -> Iterator[pl.DataFrame]:
     import adbc_driver_sqlite.dbapi as adbc_sqlite
 
     sql, params = compile_positional(stmt, engine_for(source_url).dialect)
     database = make_url(source_url).database or ""
-    with adbc_sqlite.connect(database) as conn:
-        with conn.cursor() as cursor:  # wait for a writer instead of failing at once
-            cursor.execute("PRAGMA busy_timeout = 30000")
-        return pl.read_database(
-            sql, conn, execute_options={"parameters": [_sqlite_value(v) for v in params]}
-        )
+    with adbc_sqlite.connect(database) as conn, conn.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 30000")  # wait for a writer, not fail at once
+        rows = str(max(1024, batch_bytes // SQLITE_ROW_BYTES))
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": rows})
+        cursor.execute(sql, [_sqlite_value(v) for v in params])
+        yield from _arrow_frames(cursor)
 
 
 def _sqlite_value(value: Any) -> Any:

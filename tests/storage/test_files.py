@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from report_exports.errors import StorageError
 from storage.files import Storage, published_key
 
 
@@ -39,3 +42,22 @@ def test_delete_prefix_and_missing_keys(tmp_path: Path) -> None:
     storage.delete("staging/job-9/nothing")
     storage.delete_prefix("staging/job-9")
     assert storage.list_keys("nowhere") == []
+
+
+def test_put_atomic_moving_renames_into_place_and_hands_back_on_failure(tmp_path: Path) -> None:
+    storage = Storage.from_url(str(tmp_path / "files"))
+    source = tmp_path / "report.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    inode = source.stat().st_ino
+    storage.put_atomic(source, "exports/x/report.csv", move=True)
+    published = Path(storage.path("exports/x/report.csv"))
+    assert not source.exists(), "moved, not copied"
+    assert published.read_bytes() == b"a,b\n1,2\n" and published.stat().st_ino == inode
+
+    # The final name is taken by a folder: the rename into place fails after the move.
+    source.write_bytes(b"again\n")
+    Path(storage.path("exports/y/report.csv")).mkdir(parents=True)
+    with pytest.raises(StorageError):
+        storage.put_atomic(source, "exports/y/report.csv", move=True)
+    assert source.read_bytes() == b"again\n", "the file is handed back for a retry"
+    assert not [p for p in (tmp_path / "files").rglob("*.partial-*")]
