@@ -35,6 +35,7 @@ from benchmarks.cases import (
     range_for_rows,
 )
 from benchmarks.measure import BenchError, Result, Sample, free_port, run_process
+from deployments.local_server import ALLOCATOR_ENV
 from report_exports.settings import PROJECT_ROOT
 
 GROUPS = ("csv", "xlsx", "pdf", "api", "concurrent")
@@ -205,6 +206,8 @@ def run_case(case: Case, runs: int, env: dict[str, str], work: Path) -> list[Res
             out = work / f"{case.key}-{contender}.{case.fmt}"
             out.unlink(missing_ok=True)
             child_env = env | {"REPORT_EXPORTS_SOURCE_URL": case.source_url}
+            if contender != "flow":  # the allocator settings are our deployment's, not theirs
+                child_env = {k: v for k, v in child_env.items() if k not in ALLOCATOR_ENV}
             argv = contender_argv(case, contender, out, child_env)
             sample = run_process(argv, child_env, work / "log" / f"{case.key}-{contender}.log")
             written = Path(sample.info.pop("path", out))

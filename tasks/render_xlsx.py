@@ -62,7 +62,7 @@ def render_xlsx(
     *,
     sheet_title: str = "Export",
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
-    batch_rows: int = 50_000,
+    batch_rows: int = 10_000,
 ) -> int:
     """Write ``frame`` as a typed XLSX workbook; return the number of data rows."""
     if not columns:
