@@ -93,13 +93,18 @@ def phases(prefect_url: str, job_id: int, posted: float, seen: float) -> dict[st
     from jobstore.store import get_job, job_engine
 
     run_id = get_job(job_engine(), job_id).flow_run_id
-    states = httpx.get(
-        f"{prefect_url}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10
-    ).json()
     at: dict[str, float] = {}
-    for state in states:
-        stamp = datetime.fromisoformat(state["timestamp"]).timestamp()
-        at.setdefault(state["type"], stamp)  # the first time it entered each type
+    deadline = time.monotonic() + 30
+    # The job reads succeeded when record ends, a moment before the run is Completed.
+    while "COMPLETED" not in at and time.monotonic() < deadline:
+        states = httpx.get(
+            f"{prefect_url}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10
+        ).json()
+        at = {}
+        for state in states:
+            stamp = datetime.fromisoformat(state["timestamp"]).timestamp()
+            at.setdefault(state["type"], stamp)  # the first time it entered each type
+        time.sleep(0.1)
     work = flow_timings(prefect_url, str(run_id))["flow_work_s"]
     return {
         "launch_s": at["SCHEDULED"] - posted,
