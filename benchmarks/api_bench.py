@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from benchmarks.cases import WHOLE_PERIOD, daily_counts, day_near
-from benchmarks.measure import free_port
+from benchmarks.measure import BenchError, free_port
 
 FINAL = {"succeeded", "failed", "cancelled"}
 SMALL_ROWS = 1_000
@@ -93,17 +93,11 @@ def phases(prefect_url: str, job_id: int, posted: float, seen: float) -> dict[st
     from jobstore.store import get_job, job_engine
 
     run_id = get_job(job_engine(), job_id).flow_run_id
-    at: dict[str, float] = {}
-    deadline = time.monotonic() + 30
     # The job reads succeeded when record ends, a moment before the run is Completed.
-    while "COMPLETED" not in at and time.monotonic() < deadline:
-        states = httpx.get(
-            f"{prefect_url}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10
-        ).json()
-        at = {}
-        for state in states:
-            stamp = datetime.fromisoformat(state["timestamp"]).timestamp()
-            at.setdefault(state["type"], stamp)  # the first time it entered each type
+    deadline = time.monotonic() + 30
+    while "COMPLETED" not in (at := _state_times(prefect_url, str(run_id))):
+        if time.monotonic() > deadline:
+            raise BenchError(f"flow run {run_id} of job {job_id} never reached Completed: {at}")
         time.sleep(0.1)
     work = flow_timings(prefect_url, str(run_id))["flow_work_s"]
     return {
@@ -114,6 +108,17 @@ def phases(prefect_url: str, job_id: int, posted: float, seen: float) -> dict[st
         "flow_work_s": work,
         "status_lag_s": seen - at["COMPLETED"],
     }
+
+
+def _state_times(prefect_url: str, run_id: str) -> dict[str, float]:
+    """When the flow run first entered each state type (epoch seconds)."""
+    states = httpx.get(
+        f"{prefect_url}/flow_run_states/", params={"flow_run_id": run_id}, timeout=10
+    ).json()
+    at: dict[str, float] = {}
+    for state in states:
+        at.setdefault(state["type"], datetime.fromisoformat(state["timestamp"]).timestamp())
+    return at
 
 
 def summarise_latency(runs: list[dict[str, Any]]) -> dict[str, Any]:

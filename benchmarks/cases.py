@@ -30,7 +30,7 @@ from demo_data.schema import SQLITE_DATETIME_FORMAT
 from demo_data.schema import verification_events as events
 from report_exports.database import engine_for
 from tasks.plan import base_query
-from tasks.source_reader import _POSTGRES_DIALECT, compile_positional, inline_parameters
+from tasks.source_reader import compile_positional, postgres_literal_sql
 
 SURFACE = "verifyhuman"
 ALL_EVENTS = "bench-all-events"
@@ -117,8 +117,7 @@ def ordered_statement(case: Case) -> Select[Any]:
 def literal_sql(stmt: Select[Any], source_url: str) -> str:
     """``stmt`` as one line of SQL with its values inlined, for the source's own tools."""
     if make_url(source_url).get_backend_name() == "postgresql":
-        sql, params = compile_positional(stmt, _POSTGRES_DIALECT)
-        return _one_line(inline_parameters(sql, params))
+        return _one_line(postgres_literal_sql(stmt))
     sql, params = compile_positional(stmt, engine_for(source_url).dialect)
     values = iter(_sqlite_literal(v) for v in params)
     return _one_line(re.sub(r"\?", lambda _m: next(values), sql))

@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "benchmarks" / "RESULTS.md")
     parser.add_argument("--api-jobs", type=int, default=20, help="sequential small exports")
     parser.add_argument("--concurrent", type=int, default=50, help="simultaneous small exports")
-    parser.add_argument("--skip", default="", help="contenders to leave out, comma-separated")
+    parser.add_argument("--skip", default="", help="baselines to leave out, comma-separated")
     parser.add_argument("--note", default="", help="a sentence for RESULTS.md (e.g. the load)")
     parser.add_argument("--tiny", action="store_true", help="2,000 rows, 1 run, few API jobs")
     args = parser.parse_args(argv)
@@ -155,6 +155,14 @@ def build_cases(args: argparse.Namespace) -> list[Case]:
             )
         )
     return cases
+
+
+def without(case: Case, skip: str) -> Case:
+    """``case`` without the contenders named in ``skip`` (comma-separated); ours stays."""
+    left_out = set(skip.split(",")) - {"flow", ""}
+    return dataclasses.replace(
+        case, contenders=tuple(c for c in case.contenders if c not in left_out)
+    )
 
 
 def contender_argv(case: Case, contender: str, out: Path, env: dict[str, str]) -> list[str]:
@@ -267,11 +275,8 @@ def main(argv: list[str] | None = None) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     meta = machine_facts(args.pg_url) | {"date": stamp, "command": command, "note": args.note}
     try:
-        skip = set(filter(None, args.skip.split(",")))
         for case in build_cases(args):
-            case = dataclasses.replace(
-                case, contenders=tuple(c for c in case.contenders if c not in skip)
-            )
+            case = without(case, args.skip)
             print(f"{case.title} ({case.expected_rows:,} rows)", flush=True)
             results = run_case(case, args.runs, env, args.var_dir / "out")
             stored["cases"][case.key] = {

@@ -147,13 +147,18 @@ def _read_postgres_adbc(
 ) -> Iterator[pl.DataFrame]:
     import adbc_driver_postgresql.dbapi as adbc_postgres
 
-    sql, params = compile_positional(stmt, _POSTGRES_DIALECT)
     with adbc_postgres.connect(libpq_url(source_url)) as conn, conn.cursor() as cursor:
         cursor.adbc_statement.set_options(
             **{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)}
         )
-        cursor.execute(inline_parameters(sql, params))
+        cursor.execute(postgres_literal_sql(stmt))
         yield from _arrow_frames(cursor)
+
+
+def postgres_literal_sql(stmt: Select[Any]) -> str:
+    """``stmt`` as PostgreSQL SQL with its values inlined (so ADBC can read by COPY)."""
+    sql, params = compile_positional(stmt, _POSTGRES_DIALECT)
+    return inline_parameters(sql, params)
 
 
 def inline_parameters(sql: str, params: list[Any]) -> str:

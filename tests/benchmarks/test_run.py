@@ -6,11 +6,15 @@ No timing is asserted (machines are noisy); only that the suite runs end to end.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from benchmarks.cases import Case
+from benchmarks.run import without
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +41,32 @@ def test_tiny_run_writes_results_table(prefect_server: str, tmp_path: Path) -> N
     for row in ("polars-xlsx", "pandas-xlsx"):
         assert f"| {row} |" in text
     assert "openpyxl and calamine read 2,000 rows" in text
+
+
+@pytest.mark.slow
+def test_tiny_api_run_measures_latency_phases_and_a_burst(tmp_path: Path) -> None:
+    # Its own Prefect server: the session's stack serves the same deployment names and would
+    # take the benchmark's runs.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REPORT_EXPORTS_"))}
+    out = tmp_path / "RESULTS.md"
+    args = ["--tiny", "--only", "api,concurrent", "--backends", "sqlite"]
+    args += ["--var-dir", str(tmp_path / "var"), "--out", str(out)]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *args], cwd=ROOT, env=env, check=True, timeout=600
+    )
+
+    cases = json.loads((tmp_path / "results.json").read_text())["cases"]
+    latency, burst = cases["api-latency"]["api"], cases["api-concurrent"]["api"]
+    assert latency["jobs"] == latency["succeeded"] == 2
+    phases = ("launch_s", "poll_wait_s", "process_start_s", "flow_run_s", "flow_work_s")
+    assert all(0 < latency[p] < latency["p50_s"] for p in phases), latency
+    assert (burst["jobs"], burst["succeeded"], burst["failed"], burst["lost"]) == (3, 3, 0, 0)
+    text = out.read_text()
+    assert "### Concurrent small exports through the API" in text
+    assert "| 3 | 0 | 0 | 0 |" in text
+
+
+def test_skipped_baselines_leave_the_case_but_ours_stays() -> None:
+    case = Case("k", "t", "sqlite:///x.db", "r", "csv", {}, 1, ("flow", "psql", "pandas-csv"))
+    assert without(case, "pandas-csv,flow").contenders == ("flow", "psql")
+    assert without(case, "").contenders == case.contenders

@@ -1,4 +1,4 @@
-"""The environment flow-run processes get, served or on a work pool."""
+"""What a flow-run process starts with, served or on a work pool: its environment, its imports."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ def test_a_process_started_with_them_uses_the_system_allocator_for_arrow() -> No
     )
     assert tuned.stdout.decode().strip() == "system"
     assert default.stdout.decode().strip() != "system"
+
+
+def test_the_export_flow_loads_weasyprint_only_for_pdf_exports() -> None:
+    probe = "import sys, flows.export_report; print('weasyprint' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, check=True
+    )
+    assert loaded.stdout.decode().strip() == "False"

@@ -1,4 +1,5 @@
-"""read_frame: the same frames from SQLite and PostgreSQL, errors classified for retries.
+"""read_frame / read_batches: the same frames from SQLite and PostgreSQL, streamed in
+batches, errors classified for retries.
 
 The same generated demo data (same seed and size) goes into a SQLite file and a scratch
 PostgreSQL database; every reader must return identical frames typed as the report says.
@@ -21,10 +22,13 @@ from sqlalchemy import column, func, literal, literal_column, select, table
 from sqlalchemy.engine import make_url
 
 from catalog.registry import get_report
+from catalog.verifyhuman import SCHEMA, SOURCE_COLUMNS
 from demo_data.generate import generate
+from demo_data.schema import verification_events
 from report_exports.errors import QueryError, TransientSourceError
+from tasks.extract import write_batches
 from tasks.plan import base_query
-from tasks.source_reader import read_frame
+from tasks.source_reader import read_batches, read_frame
 from tests.postgres import libpq, scratch_database, server_url
 
 ROWS, SEED = 3000, 11
@@ -72,6 +76,10 @@ def _free_port() -> int:
 
 
 MISSING_TABLE = select(table("no_such_table", column("id")).c.id)
+# Every event, in a stable order: more rows than one small batch holds.
+ALL_EVENTS = select(*(verification_events.c[n] for n in SOURCE_COLUMNS)).order_by(
+    verification_events.c.id
+)
 
 
 # --- Sources ----------------------------------------------------------------------------
@@ -207,3 +215,40 @@ def test_postgres_values_inlined_for_adbc_read_back_exactly(
     assert frame.row(0) == (text, 7)
     still_there = select(func.count().label("n")).select_from(table("verification_events"))
     assert read_frame(still_there, postgres_source, {"n": pl.Int64}).item() == ROWS
+
+
+# --- Streaming in batches ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_small_batches_stream_the_same_rows_and_write_one_parquet_file(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    url = request.getfixturevalue(f"{'postgres' if backend == 'postgresql' else 'sqlite'}_source")
+    # SQLite's batches hold at least 1,024 rows; PostgreSQL's follow the byte hint.
+    frames = list(read_batches(ALL_EVENTS, url, SCHEMA, "adbc", batch_bytes=16_384))
+    assert len(frames) >= 2, "several batches, not the whole result at once"
+    assert all(dict(f.schema) == dict(frames[0].schema) for f in frames)
+    whole = read_frame(ALL_EVENTS, url, SCHEMA, "sqlalchemy")
+    assert whole.height == ROWS
+    assert_frame_equal(pl.concat(frames), whole)
+
+    parquet = tmp_path / "rows.parquet"
+    rows = write_batches(read_batches(ALL_EVENTS, url, SCHEMA, "adbc", batch_bytes=16_384), parquet)
+    assert rows == ROWS
+    assert_frame_equal(pl.read_parquet(parquet), whole)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_an_empty_result_is_one_empty_frame_with_typed_columns(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(f"{'postgres' if backend == 'postgresql' else 'sqlite'}_source")
+    nothing = ALL_EVENTS.where(verification_events.c.id < 0)
+    (frame,) = read_batches(nothing, url, SCHEMA, "adbc")
+    assert frame.height == 0
+    assert dict(frame.schema) == {name: SCHEMA[name] for name in SOURCE_COLUMNS}
