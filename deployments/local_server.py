@@ -21,9 +21,12 @@ from report_exports.settings import Settings, get_settings
 # memory freed after extraction stays mapped while rendering allocates anew (5M-row CSV:
 # peak RSS 628 MB → 500 MB, and no slower). polars' jemalloc reads _RJEM_MALLOC_CONF,
 # pyarrow switches to the system allocator, glibc keeps 2 arenas instead of 8 per core.
+# jemalloc purges in the freeing thread, not in background threads: served flow runs are
+# forks of a fork server (deployments/flow_processes.py), and a fork whose parent had
+# jemalloc's background threads ran a small export's plan→publish in 0.5 s, not 0.2 s.
 # The same values are in prefect.yaml for work-pool runs; an operator's own values win.
 ALLOCATOR_ENV = {
-    "_RJEM_MALLOC_CONF": "background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0",
+    "_RJEM_MALLOC_CONF": "background_thread:false,dirty_decay_ms:0,muzzy_decay_ms:0",
     "ARROW_DEFAULT_MEMORY_POOL": "system",
     "MALLOC_ARENA_MAX": "2",
 }

@@ -1,45 +1,52 @@
 """Serve the deployments of the embedded stack: export-report and cleanup-expired.
 
 Run as ``python -m deployments.serve`` by ``report-exports up`` (after the environment
-points at the Prefect server). Each export flow run starts in its own subprocess.
+points at the Prefect server). The flows are added to a Prefect ``Runner`` as flows (not as
+deployments loaded by entrypoint), so the runner starts each flow run from the flow object
+it holds; with ``use_warm_flow_processes`` that start is a fork of a process that already
+imported everything (deployments/flow_processes.py), instead of ``python -m prefect.engine``
+importing Prefect, polars and the flow anew for every run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import timedelta
-from typing import cast
 
+from deployments.flow_processes import use_warm_flow_processes
 from report_exports.settings import get_settings
 
 CLEANUP_EVERY = timedelta(minutes=10)
+TAGS = ["report-exports"]
+
+logger = logging.getLogger(__name__)
 
 
 def main() -> None:
     """Register both deployments and run them until interrupted."""
-    from prefect import serve
-    from prefect.deployments.runner import RunnerDeployment
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
 
     from flows.cleanup_expired import cleanup_expired
     from flows.export_report import export_report
 
     settings = get_settings()
-    # Called synchronously, to_deployment returns the deployment (its stub says maybe a
-    # coroutine).
-    export = cast(
-        RunnerDeployment, export_report.to_deployment(name="export-report", tags=["report-exports"])
-    )
-    cleanup = cast(
-        RunnerDeployment,
-        cleanup_expired.to_deployment(
-            name="cleanup-expired", interval=CLEANUP_EVERY, tags=["report-exports"]
-        ),
-    )
-    serve(
-        export,
-        cleanup,
+    use_warm_flow_processes()
+    # As prefect.serve() does, but with flows: a deployment added by add_deployment runs
+    # as `python -m prefect.engine`, a cold interpreter per run.
+    runner = Runner(
+        name="report-exports",
         limit=settings.serve_limit,
-        print_starting_message=False,
+        query_seconds=settings.runner_poll_seconds,
+        pause_on_shutdown=True,
     )
+    runner.add_flow(export_report, name="export-report", tags=TAGS)
+    runner.add_flow(cleanup_expired, name="cleanup-expired", interval=CLEANUP_EVERY, tags=TAGS)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal) as exc:
+        logger.info("received %s, shutting down", type(exc).__name__)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def start_stack(settings: Settings) -> Stack:
     started = not settings.prefect_api_url and not is_healthy(local_url)
     prefect_url = ensure_prefect_server(settings)
     stack = Stack(settings, f"http://{settings.api_host}:{settings.api_port}", prefect_url, started)
-    env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": str(settings.runner_poll_seconds)}
+    env = dict(os.environ)
     logs = settings.var_dir / "log"
     try:
         stack.processes.append(

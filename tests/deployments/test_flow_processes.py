@@ -1,0 +1,69 @@
+"""Served flow runs are forks of a warm fork server, not cold interpreters."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+# Run in a child process: use_warm_flow_processes changes prefect.flow_engine for good.
+DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from deployments.flow_processes import use_warm_flow_processes
+    context = use_warm_flow_processes(("tests.deployments.warm_probe", "polars"))
+    from prefect.flow_engine import run_flow_in_subprocess
+    from tests.deployments.warm_probe import probe
+    process = run_flow_in_subprocess(probe, parameters={"out": sys.argv[1]})
+    process.join(120)
+    print(json.dumps({"kind": type(process).__name__, "exitcode": process.exitcode,
+                      "context": type(context).__name__, "driver": __import__("os").getpid()}))
+    """
+)
+
+
+def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, tmp_path) -> None:
+    out = tmp_path / "facts.json"
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(out)],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    started = json.loads(done.stdout.strip().splitlines()[-1])
+    assert started["context"] == "ForkServerContext"
+    assert started["kind"] == "ForkServerProcess" and started["exitcode"] == 0
+    facts = json.loads(out.read_text())
+    # The flow's module was imported once, by the fork server the run was forked from.
+    assert facts["imported_in"] == facts["ppid"] != facts["pid"]
+    assert facts["ppid"] != started["driver"]
+    assert facts["polars_loaded"]
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append((int(entry.name), cmdline))
+    return found
+
+
+def test_the_served_stack_forks_flow_runs_from_a_server_with_the_flows_loaded(stack) -> None:
+    servers = [cmd for _pid, cmd in _children(stack.serve_pid) if "forkserver" in cmd]
+    assert len(servers) == 1, _children(stack.serve_pid)
+    assert "flows.export_report" in servers[0]

@@ -1,0 +1,26 @@
+"""A flow that tells which process imported its module and which process runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from prefect import flow
+
+IMPORTED_IN = os.getpid()
+
+
+@flow(name="warm-probe", persist_result=False)
+def probe(out: str) -> None:
+    """Write this process's pid, its parent's, and the pid that imported this module."""
+    # Prefect pickles a flow's function by value (globals too): ask sys.modules instead.
+    module = sys.modules.get("tests.deployments.warm_probe")
+    facts = {
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "imported_in": getattr(module, "IMPORTED_IN", None),
+        "polars_loaded": "polars" in sys.modules,
+    }
+    with open(out, "w") as fh:
+        json.dump(facts, fh)
