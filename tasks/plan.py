@@ -66,24 +66,31 @@ def base_query(report: ReportSpec, params: ReportParams, account_id: int) -> Sel
 def estimate_chunks(
     report: ReportSpec, params: ReportParams, account_id: int, source_url: str, target_rows: int
 ) -> list[Chunk]:
-    """Cheap counts on the source (per day, or min/max/count of the key) → chunks."""
+    """One cheap query on the source (rows per day, or min/max/count of the key) → chunks."""
     column = report.chunk_column
     stmt = base_query(report, params, account_id)
     try:
         with engine_for(source_url).connect() as conn:
-            low, high, total = conn.execute(
-                stmt.with_only_columns(func.min(column), func.max(column), func.count())
-            ).one()
             if report.chunking == "key":
+                low, high, total = conn.execute(
+                    stmt.with_only_columns(func.min(column), func.max(column), func.count())
+                ).one()
                 return plan_key_ranges(low, high, total, target_rows)
+            # Per day with its first and last moment: one scan gives the counts and bounds.
             day = func.date(column)
-            counts = conn.execute(stmt.with_only_columns(day, func.count()).group_by(day)).all()
+            days = conn.execute(
+                stmt.with_only_columns(
+                    day, func.count(), func.min(column), func.max(column)
+                ).group_by(day)
+            ).all()
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise classify(exc) from exc
         raise
+    low = min((_as_datetime(d[2]) for d in days), default=None)
+    high = max((_as_datetime(d[3]) for d in days), default=None)
     start, end = _time_bounds(params.window(), low, high)
-    return plan_time_windows([(_as_date(d), n) for d, n in counts], start, end, target_rows)
+    return plan_time_windows([(_as_date(d[0]), d[1]) for d in days], start, end, target_rows)
 
 
 def _time_bounds(

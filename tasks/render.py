@@ -20,7 +20,7 @@ from storage.files import Storage, default_storage, scratch_dir
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.merge import MergedExport, scan
 from tasks.render_csv import render_csv
-from tasks.render_xlsx import render_xlsx
+from tasks.render_xlsx import BATCH_ROWS, render_xlsx
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,16 @@ def render_export(
             if fmt == "csv":
                 count = render_csv(frame, columns, path)
             else:
+                names = [c.name for c in columns]
                 count = render_xlsx(
                     frame,
                     columns,
                     path,
                     sheet_title=report.display_name[:24],
                     max_rows_per_sheet=settings.xlsx_max_rows_per_sheet,
+                    batches=storage.iter_parquet(merged.rows_keys, names, BATCH_ROWS)
+                    if report.tabular_output == "rows"
+                    else None,
                 )
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
         path.unlink(missing_ok=True)

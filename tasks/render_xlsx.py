@@ -26,6 +26,7 @@ from report_exports.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import neutralise_expr, neutralise_text, safe_frame
 
 EXCEL_MAX_ROWS = 1_048_576
+BATCH_ROWS = 5_000  # rows of XML built at once (1M rows: 10k held 158 MB, 5k 126 MB, 6% slower)
 WORKBOOK_OPTIONS = dict(
     constant_memory=True, strings_to_formulas=False, strings_to_urls=False, strings_to_numbers=False
 )
@@ -62,9 +63,14 @@ def render_xlsx(
     *,
     sheet_title: str = "Export",
     max_rows_per_sheet: int = EXCEL_MAX_ROWS,
-    batch_rows: int = 10_000,
+    batch_rows: int = BATCH_ROWS,
+    batches: Iterable[pl.DataFrame] | None = None,
 ) -> int:
-    """Write ``frame`` as a typed XLSX workbook; return the number of data rows."""
+    """Write ``frame`` as a typed XLSX workbook; return the number of data rows.
+
+    ``batches``, when given, are ``frame``'s rows in order (say, read file by file with
+    bounded memory); otherwise polars streams them from ``frame``.
+    """
     if not columns:
         raise ValueError("an XLSX export needs at least one column")
     if not 2 <= max_rows_per_sheet <= EXCEL_MAX_ROWS:
@@ -74,13 +80,15 @@ def render_xlsx(
     schema = safe_frame(frame, columns).collect_schema()
     # Neutralising per batch, not in the streamed plan, keeps polars from buffering transformed
     # copies of row groups ahead of the writer (peak RSS for 4M rows: 870 MB vs 560 MB).
-    raw = frame.select(c.name for c in columns).collect_batches(chunk_size=batch_rows)
-    batches = (b for b in raw if b.height)
-    first = next(batches, None)
+    if batches is None:
+        batches = frame.select(c.name for c in columns).collect_batches(chunk_size=batch_rows)
+    names_in_order = [c.name for c in columns]
+    rows = (b.select(names_in_order) for b in batches if b.height)
+    first = next(rows, None)
     names = sheet_names(sheet_title, len(sheet_rows))
     skeleton, styles = _skeleton(columns, names, sheet_rows, column_widths(columns, first))
     row_expr = _row_expr(columns, schema, styles)
-    parts = _sheet_parts(batches if first is None else chain([first], batches), sheet_rows)
+    parts = _sheet_parts(rows if first is None else chain([first], rows), sheet_rows)
     _assemble(path, skeleton, sheet_rows, len(columns), _xml_chunks(parts, row_expr, columns))
     return total
 

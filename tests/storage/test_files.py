@@ -61,3 +61,24 @@ def test_put_atomic_moving_renames_into_place_and_hands_back_on_failure(tmp_path
         storage.put_atomic(source, "exports/y/report.csv", move=True)
     assert source.read_bytes() == b"again\n", "the file is handed back for a retry"
     assert not [p for p in (tmp_path / "files").rglob("*.partial-*")]
+
+
+def test_iter_parquet_yields_the_files_rows_in_order_in_bounded_batches(tmp_path: Path) -> None:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    storage = Storage.from_url(str(tmp_path / "files"))
+    expected = []
+    for index, rows in enumerate((2_500, 0, 1_234)):
+        frame = pl.DataFrame(
+            {"id": range(len(expected), len(expected) + rows), "skip": ["x"] * rows},
+            schema={"id": pl.Int64, "skip": pl.String},
+        )
+        expected += frame["id"].to_list()
+        local = tmp_path / f"part{index}.parquet"
+        pq.write_table(frame.to_arrow(), local, row_group_size=1_000)
+        storage.put_atomic(local, f"staging/job-1/part{index}.parquet")
+    keys = [f"staging/job-1/part{i}.parquet" for i in range(3)]
+    batches = list(storage.iter_parquet(keys, ["id"], batch_rows=700))
+    assert all(b.columns == ["id"] and 0 < b.height <= 700 for b in batches)
+    assert pl.concat(batches)["id"].to_list() == expected
