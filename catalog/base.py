@@ -86,14 +86,16 @@ class SectionSpec:
             return frame.select(aggs)
         return frame.group_by(list(self.keys)).agg(aggs)
 
-    def combine(self, partials: pl.LazyFrame) -> pl.DataFrame:
-        """Combine the partials of every chunk and derive the final columns."""
+    def merge_partials(self, partials: pl.LazyFrame) -> pl.DataFrame:
+        """Partials of several parts as one partial (same columns, still mergeable)."""
         aggs = [m.combine() for m in self.measures]
         if self.keys:
-            combined = partials.group_by(list(self.keys)).agg(aggs).collect()
-        else:
-            combined = partials.select(aggs).collect()
-        finished = self.finish(combined)
+            return partials.group_by(list(self.keys)).agg(aggs).collect()
+        return partials.select(aggs).collect()
+
+    def combine(self, partials: pl.LazyFrame) -> pl.DataFrame:
+        """Combine the partials of every chunk and derive the final columns."""
+        finished = self.finish(self.merge_partials(partials))
         return finished.select([c.name for c in self.columns])
 
 

@@ -25,7 +25,7 @@ from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.plan import OutputPlan
 from tasks.retry import retry_on_transient
-from tasks.source_reader import read_batches, read_frame
+from tasks.source_reader import read_batches
 
 DONE_MARKER = "_done"
 
@@ -69,17 +69,11 @@ def extract_chunk(
         staged: list[str] = []
         source_rows = 0
         if outputs.sections:
-            # Summaries combine partial aggregates of the whole chunk: read it whole.
-            frame = read_frame(stmt, source_url, report.schema, reader)
-            source_rows = frame.height
-            prepared = report.prepare(frame)
-            for name in outputs.sections:
-                partial = report.section(name).partial(prepared)
+            batches = read_batches(stmt, source_url, report.schema, reader)
+            partials, rows, source_rows = summarise_batches(ctx, outputs, batches)
+            for name, partial in partials.items():
                 staged.append(_write(partial, Path(tmp) / f"section-{name}.parquet"))
-            if outputs.rows:
-                rows = frame.select([c.name for c in report.row_columns])
-                if outputs.rows_limit is not None:
-                    rows = rows.head(outputs.rows_limit)
+            if rows is not None:
                 staged.append(_write(rows, Path(tmp) / "rows.parquet"))
         elif outputs.rows:
             batches = read_batches(stmt, source_url, report.schema, reader)
@@ -94,6 +88,41 @@ def extract_chunk(
         marker.write_text(str(source_rows))
         storage.put_atomic(marker, f"{prefix}/{DONE_MARKER}")
     return PartRef(chunk, prefix, reused=False)
+
+
+def summarise_batches(
+    ctx: ExportContext, outputs: OutputPlan, batches: Iterable[pl.DataFrame]
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None, int]:
+    """Partial aggregates of a chunk from its batches, its first rows, and its row count.
+
+    Partials are mergeable, so each batch is aggregated as it arrives and the batch
+    partials are merged at the end: memory holds a batch and small partials, not the chunk
+    (a 250k-row chunk of a PDF summary held ~200 MB read whole).
+    """
+    report = ctx.report
+    names = [c.name for c in report.row_columns]
+    by_section: dict[str, list[pl.DataFrame]] = {name: [] for name in outputs.sections}
+    heads: list[pl.DataFrame] = []
+    kept = source_rows = 0
+    for batch in batches:
+        if batch.height == 0 and source_rows:
+            continue
+        source_rows += batch.height
+        prepared = report.prepare(batch)
+        for name, parts in by_section.items():
+            parts.append(report.section(name).partial(prepared))
+        if outputs.rows and (outputs.rows_limit is None or kept < outputs.rows_limit):
+            head = batch.select(names)
+            if outputs.rows_limit is not None:
+                head = head.head(outputs.rows_limit - kept)
+            heads.append(head)
+            kept += head.height
+    partials = {
+        name: report.section(name).merge_partials(pl.concat(parts).lazy())
+        for name, parts in by_section.items()
+    }
+    rows = pl.concat(heads) if outputs.rows and heads else None
+    return partials, rows, source_rows
 
 
 def _write(frame: pl.DataFrame, path: Path) -> str:

@@ -32,6 +32,7 @@ CELL_CLASS = {
     ColumnKind.DATETIME: "nowrap",
 }
 EM_DASH = "—"
+NOWRAP_CHARS = 28  # text columns whose cells are all this short do not wrap
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +142,23 @@ def table_view(table: Table, limit: int = MAX_TABLE_ROWS) -> TableView:
     )
     total = max(table.total_rows or 0, len(table.rows))
     note = f"Showing first {len(rows):,} of {total:,} rows" if total > len(rows) else ""
-    headers = tuple((c.label, CELL_CLASS.get(c.kind, "")) for c in table.columns)
+    headers = tuple(
+        (c.label, CELL_CLASS.get(c.kind) or _text_class(rows, i))
+        for i, c in enumerate(table.columns)
+    )
     width = "compact" if len(headers) > 7 else "narrow" if len(headers) <= 3 else ""
     return TableView(headers, rows, note, width)
+
+
+def _text_class(rows: tuple[tuple[str, ...], ...], column: int) -> str:
+    """``nowrap`` for a column of short values (ids, codes, names), so that it keeps its width.
+
+    A cell may break anywhere (a long URL must not run off the page), which lets the table
+    layout squeeze a column to one character: a 13-column table printed API keys one or two
+    characters a line, six pages for 50 rows.
+    """
+    longest = max((len(row[column]) for row in rows if column < len(row)), default=0)
+    return "nowrap" if longest <= NOWRAP_CHARS else ""
 
 
 def section_view(section: Section) -> SectionView:

@@ -330,3 +330,33 @@ def test_rows_are_capped_defensively() -> None:
 )
 def test_format_cell(value: object, kind: ColumnKind, shown: str) -> None:
     assert format_cell(value, kind) == shown
+
+
+def test_a_wide_table_prints_on_landscape_pages_one_line_a_row(tmp_path: Path) -> None:
+    """13 columns of ids and codes: landscape, short text unwrapped, every row on one line."""
+    columns = tuple(ColumnSpec(f"c{i}", f"Column {i}") for i in range(12)) + (
+        ColumnSpec("note", "Note"),
+    )
+    long_note = "a free text note that goes on " * 4
+    rows = tuple((*(f"key_live_{i:04d}{j:012x}" for j in range(12)), long_note) for i in range(40))
+    document = PdfDocument(
+        title="Wide",
+        subtitle="",
+        account="Acme",
+        environment="live",
+        period="December",
+        generated_at=datetime(2026, 1, 2, tzinfo=UTC),
+        metrics=(),
+        sections=(Section(title="Rows", table=Table(columns, rows)),),
+        filters={},
+    )
+    view = table_view(document.sections[0].table)  # type: ignore[arg-type]
+    assert [css for _label, css in view.headers] == ["nowrap"] * 12 + [""]
+    path = tmp_path / "wide.pdf"
+    render_pdf(document, path)
+    reader = PdfReader(path)
+    wide = [p for p in reader.pages if "Column 0" in p.extract_text()]
+    assert wide and all(p.mediabox.width > p.mediabox.height for p in wide)
+    text = "\n".join(p.extract_text() for p in wide)
+    # Each id is printed whole on its line (no id is split across lines).
+    assert all(f"key_live_{i:04d}{0:012x}" in text for i in range(40))
