@@ -29,14 +29,15 @@ logger = logging.getLogger(__name__)
 
 # Imported once by the fork server: the flows the embedded stack serves, with every task
 # module they load (polars, pyarrow, SQLAlchemy, xlsxwriter, Prefect itself), and what the
-# tasks import only when they first read a source (the ADBC drivers pull in pyarrow.dataset,
+# tasks import only when they first read a source (the ADBC driver manager and drivers,
 # SQLAlchemy's PostgreSQL dialect psycopg: 1.1 s of a small export's run when left out).
 # WeasyPrint stays out: it loads only for PDF exports (~50 MB a process).
 PRELOAD = (
     "flows.export_report",
     "flows.cleanup_expired",
-    "adbc_driver_postgresql.dbapi",
-    "adbc_driver_sqlite.dbapi",
+    "adbc_driver_manager",
+    "adbc_driver_postgresql",
+    "adbc_driver_sqlite",
     "psycopg",
 )
 
