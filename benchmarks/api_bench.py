@@ -1,7 +1,8 @@
 """Small exports through the API on a warm embedded stack: latency, and a burst at once.
 
 The stack is the one ``report-exports up`` starts (served export-report deployment, each
-flow run in its own process; the API), on its own ports and var/ directory. Latency is
+flow run in its own process, forked from the fork server that imported the flows; the
+API), on its own ports and var/ directory. Latency is
 POST → the status reads ``succeeded``, split by the flow run's Prefect states: API and
 launch (POST → Scheduled), waiting for the runner's poll (→ Pending), process start
 (→ Running), the flow run (→ Completed, of which plan→publish is our work) and the status
