@@ -7,7 +7,7 @@ retried flow run only does the work that is missing.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +20,12 @@ from prefect.tasks import exponential_backoff
 
 from catalog.chunks import Chunk
 from jobstore.store import job_engine, record_part_done
+from report_exports.documents import ColumnSpec
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.plan import OutputPlan
+from tasks.render_csv import write_csv_records
 from tasks.retry import retry_on_transient
 from tasks.source_reader import read_batches
 
@@ -37,6 +39,11 @@ class PartRef:
     chunk: Chunk
     prefix: str
     reused: bool
+
+
+def rows_part_name(outputs: OutputPlan) -> str:
+    """File name of a chunk's rows in staging: ``rows.csv`` or ``rows.parquet``."""
+    return f"rows.{outputs.rows_as}"
 
 
 def chunk_prefix(job_id: int, chunk: Chunk) -> str:
@@ -77,11 +84,13 @@ def extract_chunk(
                 staged.append(_write(rows, Path(tmp) / "rows.parquet"))
         elif outputs.rows:
             batches = read_batches(stmt, source_url, report.schema, reader)
-            names = [c.name for c in report.row_columns]
-            source_rows = write_batches(
-                (b.select(names) for b in batches), Path(tmp) / "rows.parquet"
-            )
-            staged.append(str(Path(tmp) / "rows.parquet"))
+            part = Path(tmp) / rows_part_name(outputs)
+            if outputs.rows_as == "csv":
+                source_rows = write_csv_batches(batches, report.row_columns, part)
+            else:
+                names = [c.name for c in report.row_columns]
+                source_rows = write_batches((b.select(names) for b in batches), part)
+            staged.append(str(part))
         for local in staged:
             storage.put_atomic(Path(local), f"{prefix}/{Path(local).name}", move=True)
         marker = Path(tmp) / DONE_MARKER
@@ -144,6 +153,18 @@ def write_batches(batches: Iterable[pl.DataFrame], path: Path) -> int:
     finally:
         if writer is not None:
             writer.close()
+    return rows
+
+
+def write_csv_batches(
+    batches: Iterable[pl.DataFrame], columns: Sequence[ColumnSpec], path: Path
+) -> int:
+    """Frames appended to one file as finished CSV records (no header); their row count."""
+    rows = 0
+    with path.open("wb") as fh:
+        for batch in batches:
+            write_csv_records(batch, columns, fh)
+            rows += batch.height
     return rows
 
 

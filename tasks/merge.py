@@ -11,11 +11,10 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from catalog.base import SortKey
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
-from tasks.extract import DONE_MARKER, PartRef
+from tasks.extract import DONE_MARKER, PartRef, rows_part_name
 from tasks.job_context import ExportContext, JobRef, load_context
-from tasks.plan import ExportPlan
+from tasks.plan import ExportPlan, global_order
 
 
 @dataclass(frozen=True)
@@ -25,19 +24,12 @@ class MergedExport:
     rows_keys: tuple[str, ...] = ()
     sections: dict[str, str] = field(default_factory=dict)
     source_rows: int = 0
+    rows_as: str = "parquet"  # what the rows files hold: "parquet" or finished "csv" records
 
 
 def scan(storage: Storage, keys: Sequence[str]) -> pl.LazyFrame:
     """A lazy frame over staged Parquet files, in the given order."""
     return storage.scan_parquet(keys)
-
-
-def needs_sort(ctx: ExportContext) -> tuple[SortKey, ...]:
-    """The global order to impose, or () when chunk order already is the asked order."""
-    if ctx.report.order is None:
-        return ()
-    keys = ctx.report.order(ctx.params)
-    return () if keys == (SortKey(ctx.report.chunk_column.name),) else keys
 
 
 def merge_parts(
@@ -53,8 +45,9 @@ def merge_parts(
     sections: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         if export_plan.outputs.rows:
-            rows_keys = tuple(f"{p.prefix}/rows.parquet" for p in ordered)
-            order = needs_sort(ctx)
+            name = rows_part_name(export_plan.outputs)
+            rows_keys = tuple(f"{p.prefix}/{name}" for p in ordered)
+            order = global_order(ctx.report, ctx.params)
             if order:
                 local = Path(tmp) / "rows.parquet"
                 scan(storage, rows_keys).sort(
@@ -76,7 +69,12 @@ def merge_parts(
             table.write_parquet(local)
             sections[name] = f"{merged_prefix}/section-{name}.parquet"
             storage.put_atomic(local, sections[name])
-    return MergedExport(rows_keys=rows_keys, sections=sections, source_rows=source_rows)
+    return MergedExport(
+        rows_keys=rows_keys,
+        sections=sections,
+        source_rows=source_rows,
+        rows_as=export_plan.outputs.rows_as,
+    )
 
 
 @task(name="merge", cache_policy=NO_CACHE)

@@ -21,7 +21,7 @@ from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.merge import MergedExport, scan
-from tasks.render_csv import render_csv
+from tasks.render_csv import concat_csv, render_csv
 from tasks.render_xlsx import BATCH_ROWS, render_xlsx
 
 
@@ -98,6 +98,11 @@ def render_export(
             from tasks.render_pdf import render_pdf
 
             render_pdf(report.pdf(pdf_ctx, sections, rows), path)
+            count = merged.source_rows
+        elif fmt == "csv" and merged.rows_as == "csv":
+            # The chunks wrote finished records: the file is the header and the parts.
+            parts = (storage.open_read(key) for key in merged.rows_keys)
+            concat_csv(parts, report.columns_for_tabular(), path)
             count = merged.source_rows
         else:
             frame = (

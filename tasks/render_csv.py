@@ -4,14 +4,19 @@ The header row is written by the stdlib ``csv`` module (labels may repeat or con
 character, which polars column names cannot), then polars appends the data rows to the same
 file handle with ``sink_csv``, so memory stays bounded by the streaming engine's batches.
 Both quote only the fields that need it (separator, quote, CR or LF inside), as RFC 4180 asks.
+
+Exports in chunk order skip the second pass: each chunk writes its own records with
+``write_csv_records`` while it extracts, and ``concat_csv`` joins the parts after a header.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import polars as pl
 
@@ -29,24 +34,46 @@ def count_rows(frame: pl.LazyFrame) -> int:
     return int(frame.select(pl.len()).collect().item())
 
 
+# How polars writes the records, whether it streams a whole export or one batch.
+RECORD_OPTIONS: dict[str, Any] = dict(
+    include_header=False,
+    line_terminator=LINE_TERMINATOR,
+    date_format=DATE_FORMAT,
+    datetime_format=DATETIME_FORMAT,
+    null_value="",
+    quote_style="necessary",
+)
+COPY_BUFFER_BYTES = 8 << 20
+
+
 def render_csv(frame: pl.LazyFrame, columns: Sequence[ColumnSpec], path: Path) -> int:
     """Write ``frame`` as CSV with a header of labels; return the number of data rows."""
-    if not columns:
-        raise ValueError("a CSV export needs at least one column")
     rows = count_rows(frame)
     with path.open("wb") as fh:
-        header = _header_line([neutralise_text(c.label) for c in columns])
-        fh.write(header.encode("utf-8"))
-        safe_frame(frame, columns).sink_csv(
-            fh,
-            include_header=False,
-            line_terminator=LINE_TERMINATOR,
-            date_format=DATE_FORMAT,
-            datetime_format=DATETIME_FORMAT,
-            null_value="",
-            quote_style="necessary",
-        )
+        fh.write(header_record(columns))
+        safe_frame(frame, columns).sink_csv(fh, **RECORD_OPTIONS)
     return rows
+
+
+def write_csv_records(frame: pl.DataFrame, columns: Sequence[ColumnSpec], fh: IO[bytes]) -> None:
+    """``frame``'s rows appended to ``fh`` as CSV records, exactly as render_csv writes them."""
+    safe_frame(frame.lazy(), columns).collect().write_csv(fh, **RECORD_OPTIONS)
+
+
+def concat_csv(parts: Iterable[IO[bytes]], columns: Sequence[ColumnSpec], path: Path) -> None:
+    """The header, then the records of every part in order, as one CSV file."""
+    with path.open("wb") as fh:
+        fh.write(header_record(columns))
+        for part in parts:
+            with part:
+                shutil.copyfileobj(part, fh, COPY_BUFFER_BYTES)
+
+
+def header_record(columns: Sequence[ColumnSpec]) -> bytes:
+    """The header record: the columns' labels, neutralised, quoted where needed."""
+    if not columns:
+        raise ValueError("a CSV export needs at least one column")
+    return _header_line([neutralise_text(c.label) for c in columns]).encode("utf-8")
 
 
 def _header_line(labels: Sequence[str]) -> str:

@@ -41,7 +41,8 @@ def test_export_stages_parts_and_publishes_the_file_on_s3(
 
     parts = staged[staging_prefix(job.id)]
     assert f"{prefix}/staging/job-{job.id}/plan.json" in parts
-    chunk_parts = [k for k in parts if k.endswith("/rows.parquet") and "/merged/" not in k]
+    # A CSV in chunk order: every chunk staged its records as CSV.
+    chunk_parts = [k for k in parts if k.endswith("/rows.csv") and "/merged/" not in k]
     assert job.parts_total is not None and job.parts_total > 3
     assert len(chunk_parts) == job.parts_total, "every chunk staged its rows in the bucket"
     assert s3_server.keys(f"{prefix}/staging/") == [], "staging is cleared after record"

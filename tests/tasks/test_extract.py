@@ -19,7 +19,7 @@ def test_batch_partials_merge_to_the_whole_chunks_sections(demo_source: str) -> 
     report = get_report("verifyhuman", "full-v21")
     params = parse_params(report, {"env": "live", "from": "2025-09-01", "to": "2026-02-28"})
     ctx = ExportContext(JobRef(1, report.name, "pdf"), 1, report, params)
-    outputs = output_plan(report, "pdf", pdf_rows=25)
+    outputs = output_plan(report, "pdf", 25, params)
     stmt = (
         select(*(events.c[c] for c in SOURCE_COLUMNS))
         .where(events.c.account_id == 1, events.c.env == "live")
@@ -45,3 +45,16 @@ def test_batch_partials_merge_to_the_whole_chunks_sections(demo_source: str) -> 
     assert partials["totals"]["verifications"].item() == whole.height
     assert partials["daily"]["verifications"].sum() == whole.height
     assert partials["daily"]["day"].min() == whole["created_at"].min().date()  # type: ignore[union-attr]
+
+
+def test_only_csv_exports_in_chunk_order_write_csv_parts() -> None:
+    full = get_report("verifyhuman", "full")
+    params = parse_params(full, {"env": "live", "from": "2025-12-01", "to": "2025-12-31"})
+    assert output_plan(full, "csv", 50, params).rows_as == "csv"
+    assert output_plan(full, "xlsx", 50, params).rows_as == "parquet"
+    advertisers = get_report("hienergy", "advertisers_csv")
+    by_id = parse_params(advertisers, {"index_params": {"sort": "id", "order": "asc"}})
+    by_name = parse_params(advertisers, {"index_params": {"sort": "name", "order": "asc"}})
+    # Sorted by the chunk key, chunk order is the file's order; by name, merge re-sorts.
+    assert output_plan(advertisers, "csv", 50, by_id).rows_as == "csv"
+    assert output_plan(advertisers, "csv", 50, by_name).rows_as == "parquet"

@@ -11,7 +11,7 @@ import pytest
 
 from report_exports.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import FORMULA_TRIGGERS
-from tasks.render_csv import render_csv
+from tasks.render_csv import concat_csv, render_csv, write_csv_records
 
 TEXTS = [
     "plain",
@@ -155,3 +155,21 @@ def test_empty_input_gives_a_header_only_file(tmp_path: Path) -> None:
     ]
     assert render_csv(pl.scan_parquet(part), columns, path) == 0
     assert path.read_bytes() == b"ID,At\r\n"
+
+
+def test_records_written_per_batch_then_joined_equal_the_streamed_file(tmp_path: Path) -> None:
+    """What chunks write while they extract, joined after a header, is render_csv's file."""
+    frame = _frame().collect()
+    streamed = tmp_path / "streamed.csv"
+    render_csv(frame.lazy(), COLUMNS, streamed)
+    parts = []
+    for index, (start, length) in enumerate([(0, 4), (4, 0), (4, 1), (5, N - 5)]):
+        part = tmp_path / f"part-{index}.csv"
+        with part.open("wb") as fh:
+            write_csv_records(frame.slice(start, length), COLUMNS, fh)
+        parts.append(part)
+    joined = tmp_path / "joined.csv"
+    concat_csv((p.open("rb") for p in parts), COLUMNS, joined)
+    assert joined.read_bytes() == streamed.read_bytes()
+    header, rows = read_back(joined)
+    assert len(rows) == N and rows[6][1] == "'=SUM(A1:A2)"
