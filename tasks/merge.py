@@ -45,8 +45,8 @@ def merge_parts(
     sections: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         if export_plan.outputs.rows:
-            name = rows_part_name(export_plan.outputs)
-            rows_keys = tuple(f"{p.prefix}/{name}" for p in ordered)
+            part_name = rows_part_name(export_plan.outputs)
+            rows_keys = tuple(f"{p.prefix}/{part_name}" for p in ordered)
             order = global_order(ctx.report, ctx.params)
             if order:
                 local = Path(tmp) / "rows.parquet"

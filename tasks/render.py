@@ -128,6 +128,9 @@ def render_export(
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
         path.unlink(missing_ok=True)
         raise RenderError(f"could not render {fmt}: {exc}") from exc
+    except BaseException:  # a storage failure reading parts, say: no half file left behind
+        path.unlink(missing_ok=True)
+        raise
     return RenderedFile(str(path), export_filename(ctx), CONTENT_TYPES[fmt], count)
 
 

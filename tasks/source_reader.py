@@ -206,7 +206,6 @@ def _read_sqlite_adbc(
     stmt: Select[Any], source_url: str, batch_bytes: int
 ) -> Iterator[pl.DataFrame]:
     import adbc_driver_sqlite
-    import pyarrow as pa
 
     sql, params = compile_positional(stmt, engine_for(source_url).dialect)
     database = make_url(source_url).database or ""
@@ -217,8 +216,10 @@ def _read_sqlite_adbc(
         statement.set_options(**{"adbc.sqlite.query.batch_rows": rows})
         statement.set_sql_query(sql)
         if params:
-            values = [[_sqlite_value(v)] for v in params]
-            statement.bind(pa.record_batch(values, names=[str(i) for i in range(len(params))]))
+            # Bound as a one-row polars frame: building it with pyarrow imports pandas.
+            values = pl.DataFrame({str(i): [_sqlite_value(v)] for i, v in enumerate(params)})
+            # A lone None has no type; as NULL text it binds as SQL NULL.
+            statement.bind_stream(values.with_columns(pl.col(pl.Null).cast(pl.String)))
         yield from _arrow_frames(statement)
 
 

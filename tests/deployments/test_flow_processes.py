@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -63,7 +64,27 @@ def _children(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def test_the_served_stack_forks_flow_runs_from_a_server_with_the_flows_loaded(stack) -> None:
-    servers = [cmd for _pid, cmd in _children(stack.serve_pid) if "forkserver" in cmd]
+def test_served_exports_run_in_forks_of_the_preloaded_server(stack) -> None:
+    """A served export runs in a child of the fork server, never as ``prefect.engine``."""
+    servers = [(pid, cmd) for pid, cmd in _children(stack.serve_pid) if "forkserver" in cmd]
     assert len(servers) == 1, _children(stack.serve_pid)
-    assert "flows.export_report" in servers[0]
+    server_pid, server_cmd = servers[0]
+    assert "flows.export_report" in server_cmd
+    client = stack.client("acme", "admin", "vh")
+    body = {"report_type": "full-v21", "format": "pdf", "env": "live"}
+    created = client.post(
+        "/api/reports/exports", json=body | {"from": "2025-10-01", "to": "2025-12-31"}
+    )
+    assert created.status_code == 201, created.text
+    forked: set[int] = set()
+    cold: list[str] = []
+    deadline = time.monotonic() + 240
+    status = "queued"
+    while status not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
+        forked |= {pid for pid, _cmd in _children(server_pid)}
+        cold += [cmd for _pid, cmd in _children(stack.serve_pid) if "prefect.engine" in cmd]
+        status = client.get(f"/api/reports/exports/{created.json()['id']}").json()["status"]
+        time.sleep(0.02)
+    assert status == "succeeded"
+    assert forked, "no flow-run process was forked from the fork server"
+    assert not cold, f"a flow run started as a new interpreter: {cold[:1]}"

@@ -252,3 +252,21 @@ def test_an_empty_result_is_one_empty_frame_with_typed_columns(
     (frame,) = read_batches(nothing, url, SCHEMA, "adbc")
     assert frame.height == 0
     assert dict(frame.schema) == {name: SCHEMA[name] for name in SOURCE_COLUMNS}
+
+
+def test_reading_loads_neither_pyarrow_dataset_nor_pandas(sqlite_source: str) -> None:
+    """ADBC's DB-API module imports both, pyarrow builders pandas (+54 MB, 0.3 s a process)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from sqlalchemy import select; "
+        "from demo_data.schema import verification_events as e; "
+        "from tasks.source_reader import read_frame; "
+        "q = select(e.c.id).where(e.c.env == 'live', e.c.risk_score > 1.5).limit(3); "
+        f"f = read_frame(q, {sqlite_source!r}, {{}}, 'adbc'); "
+        "print(f.height, 'pyarrow.dataset' in sys.modules, 'pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["3", "False", "False"]
