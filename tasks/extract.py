@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -17,6 +18,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
+from sqlalchemy import Select
+from sqlalchemy.engine import make_url
 
 from catalog.chunks import Chunk
 from jobstore.store import job_engine, record_part_done
@@ -25,6 +28,7 @@ from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.plan import OutputPlan
+from tasks.postgres_csv import copy_csv_records, csv_cells_statement
 from tasks.render_csv import write_csv_records
 from tasks.retry import retry_on_transient
 from tasks.source_reader import read_batches
@@ -83,11 +87,11 @@ def extract_chunk(
             if rows is not None:
                 staged.append(_write(rows, Path(tmp) / "rows.parquet"))
         elif outputs.rows:
-            batches = read_batches(stmt, source_url, report.schema, reader)
             part = Path(tmp) / rows_part_name(outputs)
             if outputs.rows_as == "csv":
-                source_rows = write_csv_batches(batches, report.row_columns, part)
+                source_rows = write_csv_part(stmt, ctx, source_url, reader, part)
             else:
+                batches = read_batches(stmt, source_url, report.schema, reader)
                 names = [c.name for c in report.row_columns]
                 source_rows = write_batches((b.select(names) for b in batches), part)
             staged.append(str(part))
@@ -154,6 +158,25 @@ def write_batches(batches: Iterable[pl.DataFrame], path: Path) -> int:
         if writer is not None:
             writer.close()
     return rows
+
+
+def write_csv_part(
+    stmt: Select[Any], ctx: ExportContext, source_url: str, reader: str, path: Path
+) -> int:
+    """The chunk's rows as finished CSV records (no header) in ``path``; their row count.
+
+    PostgreSQL writes them itself (COPY ... CSV, tasks/postgres_csv.py) when every column
+    can be written exactly as polars would; otherwise the rows are read and polars encodes
+    them. ``reader="adbc"`` or ``"sqlalchemy"`` always takes the second way.
+    """
+    columns = ctx.report.row_columns
+    if reader == "auto" and make_url(source_url).get_backend_name() == "postgresql":
+        cells = csv_cells_statement(stmt, columns)
+        if cells is not None:
+            with path.open("wb") as fh:
+                return copy_csv_records(cells, source_url, fh)
+    batches = read_batches(stmt, source_url, ctx.report.schema, reader)
+    return write_csv_batches(batches, columns, path)
 
 
 def write_csv_batches(

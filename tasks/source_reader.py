@@ -34,6 +34,12 @@ SQLITE_ROW_BYTES = 200  # what a demo event row takes as Arrow, to size SQLite's
 # libpq numbers its parameters ($1, $2, ...); SQLAlchemy compiles to that style directly.
 _POSTGRES_DIALECT = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
 
+# Settings of every PostgreSQL session that reads for an export. The chunks are the
+# parallelism (two at once by default): a parallel plan added processes to the same cores
+# and copied every row between them, and JIT compiled each chunk's query again (the plan's
+# per-day count over 5M rows: 1.03 → 0.72 s without it).
+POSTGRES_READ_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+
 _PLACEHOLDER = re.compile(r"\$(\d+)\b")
 # SQLSTATE classes (PostgreSQL, shared by most servers): lost or refused connections,
 # server shutting down, too many connections, serialisation failures and deadlocks.
@@ -124,11 +130,13 @@ def classify(exc: BaseException) -> QueryError:
 
 
 def _sqlstate(exc: BaseException) -> str | None:
-    # ADBC and psycopg errors carry it; SQLAlchemy wraps the driver's error in ``orig``.
+    # ADBC and psycopg errors carry it (psycopg2's as ``pgcode``); SQLAlchemy wraps the
+    # driver's error in ``orig``.
     for candidate in (exc, getattr(exc, "orig", None)):
-        sqlstate = getattr(candidate, "sqlstate", None)
-        if isinstance(sqlstate, str) and len(sqlstate) == 5:
-            return sqlstate.upper()
+        for attribute in ("sqlstate", "pgcode"):
+            sqlstate = getattr(candidate, attribute, None)
+            if isinstance(sqlstate, str) and len(sqlstate) == 5:
+                return sqlstate.upper()
     return None
 
 
@@ -151,6 +159,9 @@ def _read_postgres_adbc(
     import adbc_driver_postgresql
 
     with _adbc_statement(adbc_driver_postgresql.connect(libpq_url(source_url))) as statement:
+        for name, value in POSTGRES_READ_SETTINGS.items():
+            statement.set_sql_query(f"SET {name} = {value}")
+            statement.execute_update()
         statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
         statement.set_sql_query(postgres_literal_sql(stmt))
         yield from _arrow_frames(statement)
