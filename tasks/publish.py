@@ -39,7 +39,7 @@ def sha256_of(path: Path) -> str:
 def publish_file(
     account_id: int, job_id: int, rendered: RenderedFile, storage: Storage
 ) -> PublishedFile:
-    """Checksum, upload to a temporary key, then make it visible under its final key."""
+    """Checksum (unless render made it), upload to a temporary key, then make it visible."""
     local = Path(rendered.path)
     key = published_key(account_id, job_id, rendered.filename)
     published = PublishedFile(
@@ -47,7 +47,7 @@ def publish_file(
         filename=rendered.filename,
         content_type=rendered.content_type,
         size_bytes=local.stat().st_size,
-        sha256=sha256_of(local),
+        sha256=rendered.sha256 or sha256_of(local),
         row_count=rendered.row_count,
     )
     storage.put_atomic(local, key, move=True)

@@ -33,6 +33,7 @@ class RenderedFile:
     filename: str
     content_type: str
     row_count: int
+    sha256: str = ""  # when rendering already hashed the file (CSV parts joined)
 
 
 def export_filename(ctx: ExportContext) -> str:
@@ -77,6 +78,7 @@ def render_export(
     settings = get_settings()
     fmt, report = ctx.ref.format, ctx.report
     path = out_dir / f"job-{ctx.ref.job_id}-{secrets.token_hex(4)}.{fmt}"
+    digest = ""
     sections = {name: storage.read_parquet(key) for name, key in merged.sections.items()}
     try:
         if fmt == "pdf":
@@ -102,7 +104,7 @@ def render_export(
         elif fmt == "csv" and merged.rows_as == "csv":
             # The chunks wrote finished records: the file is the header and the parts.
             parts = (storage.open_read(key) for key in merged.rows_keys)
-            concat_csv(parts, report.columns_for_tabular(), path)
+            digest = concat_csv(parts, report.columns_for_tabular(), path)
             count = merged.source_rows
         else:
             frame = (
@@ -131,7 +133,7 @@ def render_export(
     except BaseException:  # a storage failure reading parts, say: no half file left behind
         path.unlink(missing_ok=True)
         raise
-    return RenderedFile(str(path), export_filename(ctx), CONTENT_TYPES[fmt], count)
+    return RenderedFile(str(path), export_filename(ctx), CONTENT_TYPES[fmt], count, digest)
 
 
 @task(name="render", task_run_name="render {job.format}", cache_policy=NO_CACHE)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import errno
+import hashlib
+import io
+import os
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import pytest
 
 from report_exports.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import FORMULA_TRIGGERS
-from tasks.render_csv import concat_csv, render_csv, write_csv_records
+from tasks.render_csv import concat_csv, header_record, render_csv, write_csv_records
 
 TEXTS = [
     "plain",
@@ -169,7 +173,36 @@ def test_records_written_per_batch_then_joined_equal_the_streamed_file(tmp_path:
             write_csv_records(frame.slice(start, length), COLUMNS, fh)
         parts.append(part)
     joined = tmp_path / "joined.csv"
-    concat_csv((p.open("rb") for p in parts), COLUMNS, joined)
+    digest = concat_csv((p.open("rb") for p in parts), COLUMNS, joined)
     assert joined.read_bytes() == streamed.read_bytes()
+    assert digest == hashlib.sha256(streamed.read_bytes()).hexdigest()
     header, rows = read_back(joined)
     assert len(rows) == N and rows[6][1] == "'=SUM(A1:A2)"
+
+
+def test_joined_parts_and_their_checksum_whatever_the_parts_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local files (copied by the kernel), object-store handles and a filesystem without
+    copy_file_range give the same file and the same SHA-256 of it."""
+    blobs = [b"a,1\r\n" * 200_000, b"", b'"x\r\ny",2\r\n', bytes(range(256)) * 9000]
+    paths = []
+    for index, blob in enumerate(blobs):
+        paths.append(tmp_path / f"part-{index}")
+        paths[-1].write_bytes(blob)
+    expected = header_record(COLUMNS) + b"".join(blobs)
+    checksum = hashlib.sha256(expected).hexdigest()
+
+    local = tmp_path / "local.csv"
+    assert concat_csv((p.open("rb") for p in paths), COLUMNS, local) == checksum
+    in_memory = tmp_path / "in-memory.csv"
+    assert concat_csv((io.BytesIO(b) for b in blobs), COLUMNS, in_memory) == checksum
+
+    def unsupported(*_args: object, **_kwargs: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", unsupported)
+    fallback = tmp_path / "fallback.csv"
+    assert concat_csv((p.open("rb") for p in paths), COLUMNS, fallback) == checksum
+    for path in (local, in_memory, fallback):
+        assert path.read_bytes() == expected
