@@ -46,9 +46,19 @@ class Settings(BaseSettings):
     s3_region: str = Field(
         "us-east-1", description="Region of the bucket; presigned URLs are signed (SigV4) for it."
     )
-    source_reader: str = Field("auto", description="How chunks are read: auto, adbc or sqlalchemy.")
+    source_reader: str = Field(
+        "auto",
+        description="How chunks are read: auto (CSV parts of PostgreSQL by COPY, else ADBC for "
+        "SQLite and PostgreSQL), adbc or sqlalchemy.",
+    )
     chunk_rows: int = Field(250_000, ge=1, description="Target rows per extracted chunk.")
     chunk_workers: int = Field(2, ge=1, description="Threads that extract chunks in parallel.")
+    plan_sample_above_rows: int = Field(
+        500_000,
+        ge=0,
+        description="PostgreSQL tables with more rows are planned from a block sample of "
+        "rows per day instead of a count of every row (0: always count).",
+    )
     extract_retries: int = Field(3, ge=0, description="Retries of a chunk on transient errors.")
     extract_retry_delay_seconds: float = Field(
         1.0, ge=0, description="Base of the exponential backoff between chunk retries."

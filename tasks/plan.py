@@ -11,7 +11,8 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Select, func
+from sqlalchemy import Connection, Select, Table, func, literal, tablesample, text
+from sqlalchemy.sql.util import ClauseAdapter
 
 from catalog.base import ReportParams, ReportSpec, SortKey
 from catalog.chunks import Chunk, day_start, plan_key_ranges, plan_time_windows
@@ -21,7 +22,7 @@ from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.retry import retry_on_transient
-from tasks.source_reader import classify
+from tasks.source_reader import POSTGRES_READ_SETTINGS, classify
 
 
 @dataclass(frozen=True)
@@ -80,34 +81,93 @@ def base_query(report: ReportSpec, params: ReportParams, account_id: int) -> Sel
     return stmt
 
 
+# A sampled plan reads about this many rows of the table (at least 0.01% of its blocks).
+PLAN_SAMPLE_ROWS = 50_000
+
+
 def estimate_chunks(
-    report: ReportSpec, params: ReportParams, account_id: int, source_url: str, target_rows: int
+    report: ReportSpec,
+    params: ReportParams,
+    account_id: int,
+    source_url: str,
+    target_rows: int,
+    sample_above_rows: int = 0,
+    sample_rows: int = PLAN_SAMPLE_ROWS,
 ) -> list[Chunk]:
-    """One cheap query on the source (rows per day, or min/max/count of the key) → chunks."""
+    """One cheap query on the source (rows per day, or min/max/count of the key) → chunks.
+
+    On PostgreSQL, a table of more than ``sample_above_rows`` rows (its planner statistics
+    say) is not counted day by day: a block sample of about ``sample_rows`` rows estimates
+    each day's rows (5M rows: 0.72 s → 0.05 s). The windows still cover the whole range
+    asked for, so every row lands in exactly one chunk; only their sizes are estimates.
+    """
     column = report.chunk_column
     stmt = base_query(report, params, account_id)
+    window = params.window()
     try:
         with engine_for(source_url).connect() as conn:
+            if conn.dialect.name == "postgresql":  # for this transaction only
+                for name, value in POSTGRES_READ_SETTINGS.items():
+                    conn.exec_driver_sql(f"SET LOCAL {name} = {value}")
             if report.chunking == "key":
                 low, high, total = conn.execute(
                     stmt.with_only_columns(func.min(column), func.max(column), func.count())
                 ).one()
                 return plan_key_ranges(low, high, total, target_rows)
+            counted, moment, scale = stmt, column, 1.0
+            if sample_above_rows and conn.dialect.name == "postgresql":
+                counted, moment, scale = _block_sample(
+                    conn, stmt, column, sample_above_rows, sample_rows
+                )
             # Per day with its first and last moment: one scan gives the counts and bounds.
-            day = func.date(column)
+            day = func.date(moment)
             days = conn.execute(
-                stmt.with_only_columns(
-                    day, func.count(), func.min(column), func.max(column)
+                counted.with_only_columns(
+                    day, func.count(), func.min(moment), func.max(moment)
                 ).group_by(day)
             ).all()
+            bounds = (
+                min((d[2] for d in days), default=None),
+                max((d[3] for d in days), default=None),
+            )
+            if scale != 1.0:  # a sample's first and last rows are not the data's
+                bounds = (None, None)
+                if window is None:
+                    bounds = conn.execute(
+                        stmt.with_only_columns(func.min(column), func.max(column))
+                    ).one()
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise classify(exc) from exc
         raise
-    low = min((_as_datetime(d[2]) for d in days), default=None)
-    high = max((_as_datetime(d[3]) for d in days), default=None)
-    start, end = _time_bounds(params.window(), low, high)
-    return plan_time_windows([(_as_date(d[0]), d[1]) for d in days], start, end, target_rows)
+    start, end = _time_bounds(window, *bounds)
+    counts = [(_as_date(d[0]), round(d[1] * scale)) for d in days]
+    return plan_time_windows(counts, start, end, target_rows)
+
+
+def _block_sample(
+    conn: Connection, stmt: Select[Any], column: Any, above_rows: int, sample_rows: int
+) -> tuple[Select[Any], Any, float]:
+    """``stmt`` and ``column`` on a block sample of the column's table, and the scale-up.
+
+    Unchanged (scale 1) when the table is small, or has never been analysed.
+    """
+    table = column.table
+    if not isinstance(table, Table):
+        return stmt, column, 1.0
+    name = conn.dialect.identifier_preparer.format_table(table)
+    rows = conn.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}
+    ).scalar()
+    if rows is None or rows <= max(above_rows, 0):
+        return stmt, column, 1.0
+    percent = min(100.0, max(0.01, 100.0 * sample_rows / float(rows)))
+    if percent >= 50:
+        return stmt, column, 1.0
+    # REPEATABLE: the same table gives the same plan (a retried run reuses its plan anyway).
+    sample = tablesample(table, func.system(percent), name="plan_sample", seed=literal(0))
+    adapter = ClauseAdapter(sample)
+    return adapter.traverse(stmt), adapter.traverse(column), 100.0 / percent
 
 
 def _time_bounds(
@@ -140,7 +200,12 @@ def plan_export(ctx: ExportContext, storage: Storage) -> ExportPlan:
         saved = json.loads(storage.read_text(key))
         return ExportPlan(tuple(_chunk_from_json(c) for c in saved), outputs)
     chunks = estimate_chunks(
-        ctx.report, ctx.params, ctx.account_id, settings.source_url, settings.chunk_rows
+        ctx.report,
+        ctx.params,
+        ctx.account_id,
+        settings.source_url,
+        settings.chunk_rows,
+        settings.plan_sample_above_rows,
     )
     if not chunks:
         raise PlanError("the export could not be split into chunks")
