@@ -15,7 +15,6 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jobstore.migrations import upgrade_to_head
 from jobstore.models import ExportJob, JobState, utcnow
 from report_exports.database import engine_for
 from report_exports.errors import NotFoundError
@@ -31,6 +30,8 @@ def job_engine() -> Engine:
 
 def init_store(engine: Engine) -> None:
     """Migrate the job store to the newest schema (creates the tables on first use)."""
+    from jobstore.migrations import upgrade_to_head  # Alembic only where stores are opened
+
     upgrade_to_head(engine)
 
 

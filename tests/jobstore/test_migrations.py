@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from jobstore import store
-from jobstore.migrations import current_revision, head_revision, upgrade_to_head
+from jobstore.migrations import HEAD_REVISION, current_revision, head_revision, upgrade_to_head
 from jobstore.models import Base
 from report_exports.database import engine_for
+from report_exports.settings import PROJECT_ROOT as ROOT
 from tests.postgres import scratch_database, server_url
 
 
@@ -98,3 +101,22 @@ def test_processes_starting_together_migrate_once(empty_url: str) -> None:
 
 def _connect_args(url: str) -> dict[str, object]:
     return {"timeout": 30} if url.startswith("sqlite") else {}
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    assert HEAD_REVISION == head_revision()
+
+
+def test_flow_processes_and_stores_at_head_never_import_alembic(tmp_path: Path) -> None:
+    """Opening a store already at head reads its revision with plain SQL."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade_to_head(engine_for(url))
+    probe = (
+        "import sys; import flows.export_report; from jobstore.store import init_store; "
+        f"from report_exports.database import engine_for; init_store(engine_for({url!r})); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]", out.stderr[-2000:]
