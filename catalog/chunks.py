@@ -45,7 +45,8 @@ def plan_time_windows(
     """Split ``[start, end)`` into contiguous windows of about ``target_rows`` rows each.
 
     ``day_counts`` are estimated rows per calendar day (days without rows may be absent).
-    Whole days are packed together; a day bigger than the target is cut into equal parts.
+    Whole days are packed together; a day bigger than the target is cut into equal parts;
+    a last window of less than a quarter of the target joins the one before it.
     """
     if end <= start:
         raise ValueError("the window must end after it starts")
@@ -81,6 +82,12 @@ def plan_time_windows(
             pending += rows
         day += timedelta(days=1)
     close(end, pending)
+    if len(chunks) > 1 and chunks[-1].estimated_rows < target_rows / 4:
+        # A sliver left at the end would run as a round of its own: 1M rows as four chunks
+        # and 21k took three rounds of two workers; it joins the chunk before it instead.
+        last, before = chunks.pop(), chunks.pop()
+        rows = before.estimated_rows + last.estimated_rows
+        chunks.append(Chunk(before.index, before.start, last.end, rows))
     return chunks
 
 
