@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from catalog.chunks import Chunk
 from jobstore.store import job_engine, record_part_done
 from report_exports.documents import ColumnSpec
+from report_exports.memory import map_large_blocks
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
@@ -76,6 +77,8 @@ def extract_chunk(
         stmt = stmt.order_by(*order)
         if outputs.rows_limit is not None and not outputs.sections:
             stmt = stmt.limit(outputs.rows_limit)
+    if outputs.sections or outputs.rows_as != "csv":
+        map_large_blocks()  # Arrow buffers ahead: freed, they leave the process (memory.py)
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
         staged: list[str] = []
         source_rows = 0
@@ -175,6 +178,7 @@ def write_csv_part(
         if cells is not None:
             with path.open("wb") as fh:
                 return copy_csv_records(cells, source_url, fh)
+    map_large_blocks()
     batches = read_batches(stmt, source_url, ctx.report.schema, reader)
     return write_csv_batches(batches, columns, path)
 
