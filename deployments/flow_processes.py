@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 # Imported once by the fork server: the flows the embedded stack serves, with every task
 # module they load (polars, pyarrow, SQLAlchemy, xlsxwriter, Prefect itself), and what the
 # tasks import only when they first read a source (the ADBC driver manager and drivers,
-# SQLAlchemy's PostgreSQL dialect psycopg: 1.1 s of a small export's run when left out).
+# SQLAlchemy's PostgreSQL dialect psycopg: 1.1 s of a small export's run when left out;
+# psycopg2, which streams CSV exports of PostgreSQL by COPY).
 # WeasyPrint stays out: it loads only for PDF exports (~50 MB a process).
 PRELOAD = (
     "flows.export_report",
@@ -39,6 +40,7 @@ PRELOAD = (
     "adbc_driver_postgresql",
     "adbc_driver_sqlite",
     "psycopg",
+    "psycopg2",
 )
 
 

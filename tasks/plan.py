@@ -133,9 +133,10 @@ def estimate_chunks(
             if scale != 1.0:  # a sample's first and last rows are not the data's
                 bounds = (None, None)
                 if window is None:
-                    bounds = conn.execute(
+                    low, high = conn.execute(
                         stmt.with_only_columns(func.min(column), func.max(column))
                     ).one()
+                    bounds = (low, high)
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise classify(exc) from exc

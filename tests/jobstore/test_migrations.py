@@ -104,7 +104,7 @@ def _connect_args(url: str) -> dict[str, object]:
 
 
 def test_head_revision_constant_is_alembics_head() -> None:
-    assert HEAD_REVISION == head_revision()
+    assert head_revision() == HEAD_REVISION
 
 
 def test_flow_processes_and_stores_at_head_never_import_alembic(tmp_path: Path) -> None:

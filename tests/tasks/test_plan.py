@@ -6,12 +6,14 @@ sample; the tests compare its chunks with exact counts made independently in SQL
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from catalog.base import ReportParams
 from catalog.registry import get_report, validate_request
 from demo_data.generate import generate
 from demo_data.schema import verification_events as events
@@ -72,3 +74,32 @@ def test_a_sampled_plan_covers_the_window_and_every_row_once(source: str) -> Non
 @pytest.mark.postgres
 def test_small_tables_are_counted_not_sampled(source: str) -> None:
     assert _plan(source, sample_above_rows=ROWS * 10) == _plan(source)
+
+
+@pytest.mark.postgres
+def test_a_sampled_plan_without_a_window_spans_the_data_exactly(source: str) -> None:
+    """No window asked for: the first and last rows are found exactly, not from the sample."""
+    everything = dataclasses.replace(
+        get_report("verifyhuman", "full"),
+        query=lambda _params, account: select(events.c.id).where(events.c.account_id == account),
+    )
+    chunks = estimate_chunks(
+        everything, ReportParams(), 1, source, 2_000, sample_above_rows=10_000, sample_rows=4_000
+    )
+    with engine_for(source).connect() as conn:
+        first, last, total = conn.execute(
+            select(
+                func.min(events.c.created_at), func.max(events.c.created_at), func.count()
+            ).where(events.c.account_id == 1)
+        ).one()
+    assert chunks[0].start == datetime.combine(first.date(), datetime.min.time())
+    assert chunks[-1].end == last.replace(microsecond=0) + timedelta(seconds=1)
+    assert sum(_exact_rows_any_env(source, c.start, c.end) for c in chunks) == total
+
+
+def _exact_rows_any_env(url: str, start: datetime, end: datetime) -> int:
+    stmt = select(func.count()).where(
+        events.c.account_id == 1, events.c.created_at >= start, events.c.created_at < end
+    )
+    with engine_for(url).connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
