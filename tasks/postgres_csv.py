@@ -237,10 +237,14 @@ def copy_csv_records(stmt: Select[Any], source_url: str, out: IO[bytes]) -> int:
     other readers' are.
     """
     import psycopg2
+    import psycopg2.extensions
 
     sql = f"COPY ({postgres_literal_sql(stmt)}) TO STDOUT (FORMAT csv)"
+    dsn = libpq_url(source_url)
+    # The source URL's own options (a search_path, say) stay; ours come after, and win.
+    own = psycopg2.extensions.parse_dsn(dsn).get("options", "")
     try:
-        connection = psycopg2.connect(libpq_url(source_url), options=SESSION_OPTIONS)
+        connection = psycopg2.connect(dsn, options=f"{own} {SESSION_OPTIONS}".strip())
         try:
             connection.set_client_encoding("UTF8")
             with connection.cursor() as cursor:

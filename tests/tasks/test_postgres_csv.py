@@ -351,3 +351,20 @@ def test_every_csv_row_report_of_the_catalog_copies_as_polars_writes_it(
     batches = read_batches(stmt, demo_source, report.schema, reader="adbc")
     encoded = _written(lambda path: write_csv_batches(batches, report.row_columns, path))
     assert rows > 0 and copied.getvalue() == encoded
+
+
+def test_the_source_urls_own_session_options_are_kept(source: str) -> None:
+    """A search_path given in the source URL still finds the table."""
+    with psycopg.connect(libpq(source), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS elsewhere")
+        conn.execute("CREATE TABLE IF NOT EXISTS elsewhere.pairs (a text, b text)")
+        conn.execute("TRUNCATE elsewhere.pairs")
+        conn.execute("INSERT INTO elsewhere.pairs VALUES ('=x', 'y')")
+    pairs = Table("pairs", MetaData(), Column("a", Text), Column("b", Text))
+    columns = (ColumnSpec("a", "A"), ColumnSpec("b", "B"))
+    statement = csv_cells_statement(select(*pairs.c), columns)
+    assert statement is not None
+    copied = io.BytesIO()
+    url = f"{source}?options=-csearch_path%3Delsewhere"
+    assert copy_csv_records(statement, url, copied) == 1
+    assert copied.getvalue() == b"'=x,y\r\n"
