@@ -1,0 +1,148 @@
+"""What a CSV export by COPY costs: the client receiving it, and the cells formatted in SQL.
+
+    .venv/bin/python -m benchmarks.csv_by_copy [--url URL] [--runs 3]
+
+URL is a benchmark source (``make bench`` makes ``rex_bench_1000000``). Two tables, medians of
+``--runs``, the statement being the one our chunks run (``csv_cells_statement`` over every row
+of ``verification_events``, ordered as the flow orders them):
+
+1. receiving ``COPY (...) TO STDOUT (FORMAT csv)`` into a file: wall time and this process's
+   CPU (user + system) with psycopg 3 (``Copy`` blocks), psycopg2 (``copy_expert``, what
+   tasks/postgres_csv.py uses) and psql (its own process; CPU not counted).
+2. the server's share: the same COPY sent by psql to /dev/null (psql's client work is small)
+   with raw columns, with one kind of column formatted at a time, and with every cell
+   formatted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from catalog.verifyhuman import ROW_COLUMNS_V21
+from demo_data.schema import verification_events as events
+from report_exports.documents import ColumnKind, ColumnSpec
+from tasks.postgres_csv import SESSION_OPTIONS, _CrlfRecords, csv_cells_statement
+from tasks.source_reader import libpq_url, postgres_literal_sql
+
+DEFAULT_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/rex_bench_1000000"
+
+
+def copy_sql(columns: tuple[ColumnSpec, ...], formatted: set[ColumnKind] | None) -> str:
+    """COPY of every row; cells of the ``formatted`` kinds as our chunks write them."""
+    raw = select(*(events.c[c.name] for c in columns)).order_by(events.c.created_at, events.c.id)
+    cells = csv_cells_statement(raw, columns)
+    assert cells is not None
+    if formatted is not None:  # the formatted cells of those kinds, raw columns elsewhere
+        chosen = [
+            cell if spec.kind in formatted else events.c[spec.name]
+            for cell, spec in zip(cells.selected_columns, columns, strict=True)
+        ]
+        cells = raw.with_only_columns(*chosen)
+    return f"COPY ({postgres_literal_sql(cells)}) TO STDOUT (FORMAT csv)"
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def receive_psycopg3(dsn: str, sql: str, out: Path) -> None:
+    """psycopg 3: every block (one row) of the Copy object goes through Python."""
+    import psycopg
+
+    with (
+        psycopg.connect(dsn, options=SESSION_OPTIONS) as conn,
+        conn.cursor() as cursor,
+        out.open("wb") as fh,
+        cursor.copy(sql) as copy,
+    ):
+        records = io.BufferedWriter(_CrlfRecords(fh), 1 << 20)
+        for block in copy:
+            records.write(block)
+        records.flush()
+
+
+def receive_psycopg2(dsn: str, sql: str, out: Path) -> None:
+    """psycopg2: copy_expert reads the rows in C, writes them to the file object."""
+    import psycopg2
+
+    connection = psycopg2.connect(dsn, options=SESSION_OPTIONS)
+    try:
+        with connection.cursor() as cursor, out.open("wb") as fh:
+            records = io.BufferedWriter(_CrlfRecords(fh), 1 << 20)
+            cursor.copy_expert(sql, records)
+            records.flush()
+    finally:
+        connection.close()
+
+
+def psql(dsn: str, sql: str, out: Path | None) -> None:
+    """psql writing COPY's output (its own process), in a session set as our chunks' are."""
+    settings = ["-c", "SET jit = off", "-c", "SET max_parallel_workers_per_gather = 0"]
+    argv = ["psql", dsn, "-X", "-q", *settings, "-c", sql]
+    if out is None:
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        return
+    with out.open("wb") as fh:
+        subprocess.run(argv, stdout=fh, check=True)
+
+
+def measure(receive: Callable[[str, str, Path], None], dsn: str, sql: str, runs: int) -> str:
+    """Median wall time and CPU of this process over ``runs``."""
+    walls, cpus = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(runs):
+            out = Path(tmp) / "out.csv"
+            cpu, start = _cpu(), time.perf_counter()
+            receive(dsn, sql, out)
+            walls.append(time.perf_counter() - start)
+            cpus.append(_cpu() - cpu)
+            out.unlink()
+    return f"{statistics.median(walls):.2f} | {statistics.median(cpus):.2f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print both tables as Markdown."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.csv_by_copy")
+    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    dsn = libpq_url(args.url)
+    print("| client receiving every formatted row | wall s | client CPU s |\n|---|---|---|")
+    every = copy_sql(ROW_COLUMNS_V21, None)
+    for name, receive in (
+        ("psycopg 3 (Copy blocks)", receive_psycopg3),
+        ("psycopg2 copy_expert (ours)", receive_psycopg2),
+        ("psql (its own process, CPU not counted)", psql),
+    ):
+        print(f"| {name} | {measure(receive, dsn, every, args.runs)} |")
+    print("\n| cells formatted in SQL (psql to /dev/null) | wall s |\n|---|---|")
+    kinds = {
+        "none (raw columns)": set(),
+        "text (neutralised)": {ColumnKind.TEXT},
+        "floats (polars layout)": {ColumnKind.FLOAT},
+        "timestamps (ISO 8601 Z)": {ColumnKind.DATETIME},
+        "every cell (ours)": set(ColumnKind),
+    }
+    for name, chosen in kinds.items():
+        sql = copy_sql(ROW_COLUMNS_V21, chosen)
+        walls = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            psql(dsn, sql, None)
+            walls.append(time.perf_counter() - start)
+        print(f"| {name} | {statistics.median(walls):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
