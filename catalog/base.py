@@ -7,7 +7,7 @@ and combined after all chunks are extracted (reduce).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -135,6 +135,11 @@ class ReportSpec:
     schema: dict[str, pl.DataType]  # dtypes of the query's columns
     tie_breaker: ColumnElement[Any] | None = None  # orders rows sharing a chunk_column value
     prepare: Callable[[pl.DataFrame], pl.DataFrame] = _identity
+    # ``prepare``'s derived columns as SQL over the query's columns (by name), so that
+    # PostgreSQL can compute the sections' partials (tasks/sql_sections.py).
+    prepare_sql: (
+        Callable[[Mapping[str, ColumnElement[Any]]], dict[str, ColumnElement[Any]]] | None
+    ) = None
     row_columns: tuple[ColumnSpec, ...] = ()
     sections: tuple[SectionSpec, ...] = ()
     tabular_output: str = "rows"  # "rows" or the name of the section a CSV/XLSX holds

@@ -125,6 +125,7 @@ def _report(
         query=_query(v21),
         schema=SCHEMA,
         prepare=vs.prepare,
+        prepare_sql=vs.prepare_sql,
         row_columns=(ROW_COLUMNS_V21 if v21 else ROW_COLUMNS) if rows else (),
         sections=sections,
         tabular_output=tabular,

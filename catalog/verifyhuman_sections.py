@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import polars as pl
+from sqlalchemy import ColumnElement, Date, case, cast
 
 from catalog.base import Measure, SectionSpec
 from report_exports.documents import Chart, ChartSeries, ColumnKind, ColumnSpec
@@ -24,6 +28,27 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         (outcome == "challenged").cast(pl.Int64).alias("is_challenged"),
         (outcome == "error").cast(pl.Int64).alias("is_error"),
     )
+
+
+def prepare_sql(columns: Mapping[str, ColumnElement[Any]]) -> dict[str, ColumnElement[Any]]:
+    """:func:`prepare`'s columns in SQL, null where polars gives null."""
+    outcome, risk = columns["outcome"], columns["risk_score"]
+    bands = [(risk < edge, label) for edge, label in zip((25, 50, 75), RISK_BANDS, strict=False)]
+    derived: dict[str, ColumnElement[Any]] = {
+        "day": cast(columns["created_at"], Date),
+        "risk_band": case(*bands, (risk >= 75, RISK_BANDS[-1])),
+    }
+    for name, value in FLAGS.items():
+        derived[name] = case((outcome == value, 1), (outcome.is_not(None), 0))
+    return derived
+
+
+FLAGS = {
+    "is_passed": "passed",
+    "is_failed": "failed",
+    "is_challenged": "challenged",
+    "is_error": "error",
+}
 
 
 def _sum(name: str, column: str) -> Measure:

@@ -32,7 +32,8 @@ from tasks.plan import OutputPlan
 from tasks.postgres_csv import copy_csv_records, csv_cells_statement
 from tasks.render_csv import write_csv_records
 from tasks.retry import retry_on_transient
-from tasks.source_reader import read_batches
+from tasks.source_reader import read_batches, read_frame
+from tasks.sql_sections import sections_query
 
 DONE_MARKER = "_done"
 
@@ -69,10 +70,11 @@ def extract_chunk(
     if storage.exists(f"{prefix}/{DONE_MARKER}"):
         return PartRef(chunk, prefix, reused=True)
     report = ctx.report
-    stmt = report.query(ctx.params, ctx.account_id).where(
+    query = report.query(ctx.params, ctx.account_id).where(
         report.chunk_column >= chunk.start, report.chunk_column < chunk.end
     )
     order = [report.chunk_column] + ([report.tie_breaker] if report.tie_breaker is not None else [])
+    stmt = query
     if outputs.rows:
         stmt = stmt.order_by(*order)
         if outputs.rows_limit is not None and not outputs.sections:
@@ -83,8 +85,9 @@ def extract_chunk(
         staged: list[str] = []
         source_rows = 0
         if outputs.sections:
-            batches = read_batches(stmt, source_url, report.schema, reader)
-            partials, rows, source_rows = summarise_batches(ctx, outputs, batches)
+            partials, rows, source_rows = summarise_chunk(
+                ctx, outputs, query, stmt, source_url, reader
+            )
             for name, partial in partials.items():
                 staged.append(_write(partial, Path(tmp) / f"section-{name}.parquet"))
             if rows is not None:
@@ -104,6 +107,36 @@ def extract_chunk(
         marker.write_text(str(source_rows))
         storage.put_atomic(marker, f"{prefix}/{DONE_MARKER}")
     return PartRef(chunk, prefix, reused=False)
+
+
+def summarise_chunk(
+    ctx: ExportContext,
+    outputs: OutputPlan,
+    query: Select[Any],
+    ordered: Select[Any],
+    source_url: str,
+    reader: str,
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None, int]:
+    """A chunk's partials, first rows and row count; PostgreSQL aggregates when it can.
+
+    ``query`` is the chunk's query, ``ordered`` the same in row order. PostgreSQL computes
+    every section in one GROUPING SETS pass (tasks/sql_sections.py) and sends the first
+    rows apart; otherwise every row is read and polars aggregates batch by batch.
+    """
+    report = ctx.report
+    grouped = None
+    capped = not outputs.rows or outputs.rows_limit is not None
+    if capped and reader == "auto" and make_url(source_url).get_backend_name() == "postgresql":
+        grouped = sections_query(report, query, outputs.sections)
+    if grouped is None:
+        batches = read_batches(ordered, source_url, report.schema, reader)
+        return summarise_batches(ctx, outputs, batches)
+    result = read_frame(grouped.statement, source_url, {}, reader)
+    rows = None
+    if outputs.rows:
+        first = read_frame(ordered.limit(outputs.rows_limit), source_url, report.schema, reader)
+        rows = first.select([c.name for c in report.row_columns])
+    return grouped.partials(result, report), rows, grouped.source_rows(result)
 
 
 def summarise_batches(
