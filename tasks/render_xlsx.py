@@ -26,7 +26,9 @@ from report_exports.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import neutralise_expr, neutralise_text, safe_frame
 
 EXCEL_MAX_ROWS = 1_048_576
-BATCH_ROWS = 5_000  # rows of XML built at once (1M rows: 10k held 158 MB, 5k 126 MB, 6% slower)
+# Rows of XML built at once. 1M rows: 10k held 158 MB, 5k 126 MB (6% slower); 2.5k with 2 MB
+# Arrow batches, peak 301 → 282 MB at the same speed (benchmarks/NOTES.md).
+BATCH_ROWS = 2_500
 WORKBOOK_OPTIONS = dict(
     constant_memory=True, strings_to_formulas=False, strings_to_urls=False, strings_to_numbers=False
 )
