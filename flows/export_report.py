@@ -44,9 +44,9 @@ def export_report(job_id: int) -> dict[str, Any]:
     # No tags() around the tasks: Prefect then asks the server for tag concurrency slots at
     # every task start, which stalled a stage for ~2 s in about one run of three. The flow
     # run carries the account, report, format and surface tags (api_shim/launcher.py).
+    preload_renderer(job.format)  # in the background, as soon as the format is known
     with _account_slot(ctx.account_id):
         export_plan = plan(job)
-        preload_renderer(job.format)
         _start(job_id, len(export_plan.chunks), _already_done(job_id, export_plan.chunks))
         parts = extract.map(unmapped(job), export_plan.chunks, unmapped(export_plan.outputs))
         merged = merge(job, export_plan, parts.result())

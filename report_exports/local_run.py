@@ -28,7 +28,11 @@ def run_export_locally(
     before prefect is imported. ``task_runner`` replaces the one the settings choose.
     """
     from flows.export_report import export_report  # imports prefect: after the env is set
+    from tasks.render import preload_renderer
 
+    # The renderer imports while the job row and the flow run are made (mostly waiting on
+    # the database and the Prefect server), not while the chunks compete for the cores.
+    preload_renderer(request.format)
     engine = job_engine()
     init_store(engine)
     job = create_job(
