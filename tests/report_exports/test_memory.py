@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -35,12 +36,18 @@ print(before - rss())
 
 
 def _given_back(mode: str) -> float:
+    # glibc's defaults: any MALLOC_*_ setting turns its dynamic threshold off, and Dask's
+    # nanny (started in-process by the Dask runner's test) exports MALLOC_TRIM_THRESHOLD_.
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"
+    }
     out = subprocess.run(
         [sys.executable, "-c", PROBE, mode],
         capture_output=True,
         text=True,
         check=True,
         cwd=PROJECT_ROOT,
+        env=env,
     )
     return float(out.stdout)
 
