@@ -21,6 +21,7 @@ from prefect.tasks import exponential_backoff
 from sqlalchemy import Select
 from sqlalchemy.engine import make_url
 
+from catalog.base import ReportSpec
 from catalog.chunks import Chunk
 from jobstore.store import job_engine, record_part_done
 from report_exports.documents import ColumnSpec
@@ -33,7 +34,7 @@ from tasks.postgres_csv import copy_csv_records, csv_cells_statement
 from tasks.render_csv import write_csv_records
 from tasks.retry import retry_on_transient
 from tasks.source_reader import read_batches, read_frame
-from tasks.sql_sections import sections_query
+from tasks.sql_sections import SectionsQuery, sections_query
 
 DONE_MARKER = "_done"
 
@@ -95,7 +96,8 @@ def extract_chunk(
         elif outputs.rows:
             part = Path(tmp) / rows_part_name(outputs)
             if outputs.rows_as == "csv":
-                source_rows = write_csv_part(stmt, ctx, source_url, reader, part)
+                columns = report.row_columns
+                source_rows = write_csv_part(stmt, columns, report.schema, source_url, reader, part)
             else:
                 batches = read_batches(stmt, source_url, report.schema, reader)
                 names = [c.name for c in report.row_columns]
@@ -119,24 +121,45 @@ def summarise_chunk(
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None, int]:
     """A chunk's partials, first rows and row count; PostgreSQL aggregates when it can.
 
-    ``query`` is the chunk's query, ``ordered`` the same in row order. PostgreSQL computes
-    every section in one GROUPING SETS pass (tasks/sql_sections.py) and sends the first
-    rows apart; otherwise every row is read and polars aggregates batch by batch.
+    ``query`` is the chunk's query, ``ordered`` the same in row order. Otherwise every row
+    is read and polars aggregates batch by batch.
     """
-    report = ctx.report
-    grouped = None
-    capped = not outputs.rows or outputs.rows_limit is not None
-    if capped and reader == "auto" and make_url(source_url).get_backend_name() == "postgresql":
-        grouped = sections_query(report, query, outputs.sections)
-    if grouped is None:
-        batches = read_batches(ordered, source_url, report.schema, reader)
-        return summarise_batches(ctx, outputs, batches)
-    result = read_frame(grouped.statement, source_url, {}, reader)
+    grouped = server_sections(ctx.report, outputs, query, source_url, reader)
+    if grouped is not None:
+        return summarise_on_server(ctx.report, outputs, grouped, ordered, source_url)
+    batches = read_batches(ordered, source_url, ctx.report.schema, reader)
+    return summarise_batches(ctx, outputs, batches)
+
+
+def server_sections(
+    report: ReportSpec, outputs: OutputPlan, query: Select[Any], source_url: str, reader: str
+) -> SectionsQuery | None:
+    """The GROUPING SETS query that aggregates the chunk on the server, when there is one."""
+    capped = not outputs.rows or outputs.rows_limit is not None  # first rows, not all
+    if not capped or not postgres_does_the_work(source_url, reader):
+        return None
+    return sections_query(report, query, outputs.sections)
+
+
+def summarise_on_server(
+    report: ReportSpec,
+    outputs: OutputPlan,
+    grouped: SectionsQuery,
+    ordered: Select[Any],
+    source_url: str,
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None, int]:
+    """Every section computed in one GROUPING SETS pass; the first rows read apart."""
+    result = read_frame(grouped.statement, source_url, {})
     rows = None
     if outputs.rows:
-        first = read_frame(ordered.limit(outputs.rows_limit), source_url, report.schema, reader)
+        first = read_frame(ordered.limit(outputs.rows_limit), source_url, report.schema)
         rows = first.select([c.name for c in report.row_columns])
     return grouped.partials(result, report), rows, grouped.source_rows(result)
+
+
+def postgres_does_the_work(source_url: str, reader: str) -> bool:
+    """Whether PostgreSQL formats CSV records and aggregates sections for this read."""
+    return reader == "auto" and make_url(source_url).get_backend_name() == "postgresql"
 
 
 def summarise_batches(
@@ -197,7 +220,12 @@ def write_batches(batches: Iterable[pl.DataFrame], path: Path) -> int:
 
 
 def write_csv_part(
-    stmt: Select[Any], ctx: ExportContext, source_url: str, reader: str, path: Path
+    stmt: Select[Any],
+    columns: Sequence[ColumnSpec],
+    schema: dict[str, Any],
+    source_url: str,
+    reader: str,
+    path: Path,
 ) -> int:
     """The chunk's rows as finished CSV records (no header) in ``path``; their row count.
 
@@ -205,15 +233,14 @@ def write_csv_part(
     can be written exactly as polars would; otherwise the rows are read and polars encodes
     them. ``reader="adbc"`` or ``"sqlalchemy"`` always takes the second way.
     """
-    columns = ctx.report.row_columns
-    if reader == "auto" and make_url(source_url).get_backend_name() == "postgresql":
-        cells = csv_cells_statement(stmt, columns)
-        if cells is not None:
-            with path.open("wb") as fh:
-                return copy_csv_records(cells, source_url, fh)
+    cells = (
+        csv_cells_statement(stmt, columns) if postgres_does_the_work(source_url, reader) else None
+    )
+    if cells is not None:
+        with path.open("wb") as fh:
+            return copy_csv_records(cells, source_url, fh)
     map_large_blocks()
-    batches = read_batches(stmt, source_url, ctx.report.schema, reader)
-    return write_csv_batches(batches, columns, path)
+    return write_csv_batches(read_batches(stmt, source_url, schema, reader), columns, path)
 
 
 def write_csv_batches(

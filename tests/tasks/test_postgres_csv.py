@@ -45,7 +45,7 @@ from demo_data.generate import generate
 from report_exports.documents import ColumnKind as K
 from report_exports.documents import ColumnSpec
 from report_exports.errors import QueryError, TransientSourceError
-from tasks.extract import write_csv_batches
+from tasks.extract import write_csv_batches, write_csv_part
 from tasks.plan import base_query, global_order
 from tasks.postgres_csv import _CrlfRecords, copy_csv_records, csv_cells_statement
 from tasks.source_reader import read_batches
@@ -368,3 +368,17 @@ def test_the_source_urls_own_session_options_are_kept(source: str) -> None:
     url = f"{source}?options=-csearch_path%3Delsewhere"
     assert copy_csv_records(statement, url, copied) == 1
     assert copied.getvalue() == b"'=x,y\r\n"
+
+
+def test_extract_has_postgresql_write_the_parts_and_other_readers_polars(
+    source: str, tmp_path: Path
+) -> None:
+    """Which way a part was written shows in the one value the two spell differently."""
+    _load(source, [_row("=a", 1e23)])
+    stmt = select(*cells.c).order_by(cells.c.n)
+    for reader, spelling in (("auto", b",9.999999999999999e+22,"), ("adbc", b",1e+23,")):
+        part = tmp_path / f"{reader}.csv"
+        assert write_csv_part(stmt, COLUMNS, SCHEMA, source, reader, part) == 1
+        written = part.read_bytes()
+        assert written.startswith(b"'=a,") and written.endswith(b"\r\n")
+        assert spelling in written, (reader, written)

@@ -18,10 +18,9 @@ from polars.testing import assert_frame_equal
 
 from catalog.registry import CATALOGS, validate_request
 from demo_data.generate import generate
-from tasks.extract import summarise_chunk
+from tasks.extract import server_sections, summarise_chunk, summarise_on_server
 from tasks.job_context import ExportContext, JobRef
 from tasks.plan import output_plan
-from tasks.sql_sections import sections_query
 from tests.postgres import scratch_database, server_url
 
 pytestmark = pytest.mark.postgres
@@ -68,10 +67,13 @@ def test_server_partials_equal_the_polars_partials(
     query = report.query(params, 1).where(report.chunk_column >= start, report.chunk_column < end)
     order = [report.chunk_column, *([report.tie_breaker] if report.tie_breaker is not None else [])]
     ordered = query.order_by(*order)
-    assert sections_query(report, query, outputs.sections) is not None, "would take polars"
+    grouped = server_sections(report, outputs, query, source, "auto")
+    assert grouped is not None, "extract would aggregate this report with polars"
+    assert server_sections(report, outputs, query, source, "adbc") is None
+    assert server_sections(report, outputs, query, "sqlite:///demo.db", "auto") is None
 
     by_polars = summarise_chunk(ctx, outputs, query, ordered, source, reader="adbc")
-    by_server = summarise_chunk(ctx, outputs, query, ordered, source, reader="auto")
+    by_server = summarise_on_server(report, outputs, grouped, ordered, source)
 
     assert by_server[2] == by_polars[2]
     if window == "a month":
