@@ -37,6 +37,8 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    cast,
+    func,
     select,
 )
 
@@ -48,7 +50,7 @@ from report_exports.errors import QueryError, TransientSourceError
 from tasks.extract import write_csv_batches, write_csv_part
 from tasks.plan import base_query, global_order
 from tasks.postgres_csv import _CrlfRecords, copy_csv_records, csv_cells_statement
-from tasks.source_reader import read_batches
+from tasks.source_reader import POSTGRES_READ_SETTINGS, read_batches, read_frame
 from tests.postgres import libpq, scratch_database, server_url
 
 pytestmark = pytest.mark.postgres
@@ -382,3 +384,39 @@ def test_extract_has_postgresql_write_the_parts_and_other_readers_polars(
         written = part.read_bytes()
         assert written.startswith(b"'=a,") and written.endswith(b"\r\n")
         assert spelling in written, (reader, written)
+
+
+def test_records_do_not_depend_on_the_servers_session_defaults(source: str) -> None:
+    """The COPY session sets what its formatting relies on, whatever the database says."""
+    with psycopg.connect(libpq(source), autocommit=True) as conn:
+        database = conn.info.dbname
+        for setting in (
+            "extra_float_digits = 0",  # 15 digits: 0.30000000000000004 would print as 0.3
+            "DateStyle = 'SQL, DMY'",  # 05/11/2025 13:14:15
+            "TimeZone = 'Pacific/Chatham'",  # timestamptz cast in +13:45
+            "jit = on",
+            "max_parallel_workers_per_gather = 4",
+        ):
+            conn.execute(f'ALTER DATABASE "{database}" SET {setting}')
+    try:
+        rows = [_row(t, v) for t, v in zip(EDGE_TEXTS, _edge_floats()[:200], strict=False)]
+        _load(source, rows)
+        copied, encoded = _both_ways(source)
+        assert b"0.30000000000000004," in copied and b",2025-11-05T13:14:15Z," in copied
+        assert_same_records(copied, encoded)
+        # Export reads run without JIT or parallel plans, by COPY and by ADBC alike.
+        shown = [cast(func.current_setting(name), Text) for name in POSTGRES_READ_SETTINGS]
+        statement = csv_cells_statement(
+            select(*(s.label(f"s{i}") for i, s in enumerate(shown))),
+            (ColumnSpec("s0", "jit"), ColumnSpec("s1", "workers")),
+        )
+        assert statement is not None
+        by_copy = io.BytesIO()
+        copy_csv_records(statement, source, by_copy)
+        expected = ",".join(POSTGRES_READ_SETTINGS.values())
+        assert by_copy.getvalue() == f"{expected}\r\n".encode()
+        by_adbc = read_frame(statement, source, {}, reader="adbc")
+        assert ",".join(by_adbc.row(0)) == expected
+    finally:
+        with psycopg.connect(libpq(source), autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{database}" RESET ALL')
