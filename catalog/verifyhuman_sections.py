@@ -12,6 +12,14 @@ from catalog.base import Measure, SectionSpec
 from report_exports.documents import Chart, ChartSeries, ColumnKind, ColumnSpec
 
 RISK_BANDS = ("low (0–25)", "medium (25–50)", "high (50–75)", "critical (75–100)")
+RISK_EDGES = (25, 50, 75)  # each band holds its lower edge: [25, 50) is medium
+# The 0/1 flag columns the sections sum, and the outcome each one counts.
+FLAGS = {
+    "is_passed": "passed",
+    "is_failed": "failed",
+    "is_challenged": "challenged",
+    "is_error": "error",
+}
 
 
 def prepare(frame: pl.DataFrame) -> pl.DataFrame:
@@ -20,35 +28,24 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col("created_at").dt.date().alias("day"),
         pl.col("risk_score")
-        .cut([25, 50, 75], labels=list(RISK_BANDS), left_closed=True)
+        .cut(list(RISK_EDGES), labels=list(RISK_BANDS), left_closed=True)
         .cast(pl.String)
         .alias("risk_band"),
-        (outcome == "passed").cast(pl.Int64).alias("is_passed"),
-        (outcome == "failed").cast(pl.Int64).alias("is_failed"),
-        (outcome == "challenged").cast(pl.Int64).alias("is_challenged"),
-        (outcome == "error").cast(pl.Int64).alias("is_error"),
+        *((outcome == value).cast(pl.Int64).alias(name) for name, value in FLAGS.items()),
     )
 
 
 def prepare_sql(columns: Mapping[str, ColumnElement[Any]]) -> dict[str, ColumnElement[Any]]:
     """:func:`prepare`'s columns in SQL, null where polars gives null."""
     outcome, risk = columns["outcome"], columns["risk_score"]
-    bands = [(risk < edge, label) for edge, label in zip((25, 50, 75), RISK_BANDS, strict=False)]
+    bands = [(risk < edge, label) for edge, label in zip(RISK_EDGES, RISK_BANDS, strict=False)]
     derived: dict[str, ColumnElement[Any]] = {
         "day": cast(columns["created_at"], Date),
-        "risk_band": case(*bands, (risk >= 75, RISK_BANDS[-1])),
+        "risk_band": case(*bands, (risk >= RISK_EDGES[-1], RISK_BANDS[-1])),
     }
     for name, value in FLAGS.items():
         derived[name] = case((outcome == value, 1), (outcome.is_not(None), 0))
     return derived
-
-
-FLAGS = {
-    "is_passed": "passed",
-    "is_failed": "failed",
-    "is_challenged": "challenged",
-    "is_error": "error",
-}
 
 
 def _sum(name: str, column: str) -> Measure:
