@@ -17,7 +17,6 @@ of ``verification_events``, ordered as the flow orders them):
 from __future__ import annotations
 
 import argparse
-import io
 import resource
 import statistics
 import subprocess
@@ -25,30 +24,39 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from catalog.verifyhuman import ROW_COLUMNS_V21
 from demo_data.schema import verification_events as events
 from report_exports.documents import ColumnKind, ColumnSpec
-from tasks.postgres_csv import SESSION_OPTIONS, _CrlfRecords, csv_cells_statement
-from tasks.source_reader import libpq_url, postgres_literal_sql
+from tasks.postgres_csv import (
+    SESSION_OPTIONS,
+    copy_csv_records,
+    copy_statement,
+    crlf_writer,
+    csv_cells_statement,
+)
+from tasks.source_reader import POSTGRES_READ_SETTINGS, libpq_url
 
 DEFAULT_URL = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/rex_bench_1000000"
+Receiver = Callable[[str, Select[Any], Path], None]
 
 
-def copy_sql(columns: tuple[ColumnSpec, ...], formatted: set[ColumnKind] | None) -> str:
-    """COPY of every row; cells of the ``formatted`` kinds as our chunks write them."""
+def cells(columns: tuple[ColumnSpec, ...], formatted: set[ColumnKind] | None) -> Select[Any]:
+    """Every row, as our chunks select it; cells of the ``formatted`` kinds formatted (all
+    when None), raw columns elsewhere."""
     raw = select(*(events.c[c.name] for c in columns)).order_by(events.c.created_at, events.c.id)
-    cells = csv_cells_statement(raw, columns)
-    assert cells is not None
-    if formatted is not None:  # the formatted cells of those kinds, raw columns elsewhere
-        chosen = [
-            cell if spec.kind in formatted else events.c[spec.name]
-            for cell, spec in zip(cells.selected_columns, columns, strict=True)
-        ]
-        cells = raw.with_only_columns(*chosen)
-    return f"COPY ({postgres_literal_sql(cells)}) TO STDOUT (FORMAT csv)"
+    statement = csv_cells_statement(raw, columns)
+    assert statement is not None
+    if formatted is None:
+        return statement
+    chosen = [
+        cell if spec.kind in formatted else events.c[spec.name]
+        for cell, spec in zip(statement.selected_columns, columns, strict=True)
+    ]
+    return raw.with_only_columns(*chosen)
 
 
 def _cpu() -> float:
@@ -56,40 +64,32 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def receive_psycopg3(dsn: str, sql: str, out: Path) -> None:
+def receive_psycopg3(url: str, stmt: Select[Any], out: Path) -> None:
     """psycopg 3: every block (one row) of the Copy object goes through Python."""
     import psycopg
 
     with (
-        psycopg.connect(dsn, options=SESSION_OPTIONS) as conn,
+        psycopg.connect(libpq_url(url), options=SESSION_OPTIONS) as conn,
         conn.cursor() as cursor,
         out.open("wb") as fh,
-        cursor.copy(sql) as copy,
+        cursor.copy(copy_statement(stmt)) as copy,
     ):
-        records = io.BufferedWriter(_CrlfRecords(fh), 1 << 20)
+        records = crlf_writer(fh)
         for block in copy:
             records.write(block)
         records.flush()
 
 
-def receive_psycopg2(dsn: str, sql: str, out: Path) -> None:
-    """psycopg2: copy_expert reads the rows in C, writes them to the file object."""
-    import psycopg2
-
-    connection = psycopg2.connect(dsn, options=SESSION_OPTIONS)
-    try:
-        with connection.cursor() as cursor, out.open("wb") as fh:
-            records = io.BufferedWriter(_CrlfRecords(fh), 1 << 20)
-            cursor.copy_expert(sql, records)
-            records.flush()
-    finally:
-        connection.close()
+def receive_psycopg2(url: str, stmt: Select[Any], out: Path) -> None:
+    """Ours: psycopg2's copy_expert reads the rows in C (tasks/postgres_csv.py)."""
+    with out.open("wb") as fh:
+        copy_csv_records(stmt, url, fh)
 
 
-def psql(dsn: str, sql: str, out: Path | None) -> None:
-    """psql writing COPY's output (its own process), in a session set as our chunks' are."""
-    settings = ["-c", "SET jit = off", "-c", "SET max_parallel_workers_per_gather = 0"]
-    argv = ["psql", dsn, "-X", "-q", *settings, "-c", sql]
+def psql(url: str, stmt: Select[Any], out: Path | None) -> None:
+    """psql writing COPY's output (its own process), in a session set as our reads are."""
+    settings = [a for n, v in POSTGRES_READ_SETTINGS.items() for a in ("-c", f"SET {n} = {v}")]
+    argv = ["psql", libpq_url(url), "-X", "-q", *settings, "-c", copy_statement(stmt)]
     if out is None:
         subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
         return
@@ -97,14 +97,14 @@ def psql(dsn: str, sql: str, out: Path | None) -> None:
         subprocess.run(argv, stdout=fh, check=True)
 
 
-def measure(receive: Callable[[str, str, Path], None], dsn: str, sql: str, runs: int) -> str:
+def measure(receive: Receiver, url: str, stmt: Select[Any], runs: int) -> str:
     """Median wall time and CPU of this process over ``runs``."""
     walls, cpus = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(runs):
             out = Path(tmp) / "out.csv"
             cpu, start = _cpu(), time.perf_counter()
-            receive(dsn, sql, out)
+            receive(url, stmt, out)
             walls.append(time.perf_counter() - start)
             cpus.append(_cpu() - cpu)
             out.unlink()
@@ -117,17 +117,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    dsn = libpq_url(args.url)
     print("| client receiving every formatted row | wall s | client CPU s |\n|---|---|---|")
-    every = copy_sql(ROW_COLUMNS_V21, None)
-    for name, receive in (
+    every = cells(ROW_COLUMNS_V21, None)
+    receivers: tuple[tuple[str, Receiver], ...] = (
         ("psycopg 3 (Copy blocks)", receive_psycopg3),
         ("psycopg2 copy_expert (ours)", receive_psycopg2),
         ("psql (its own process, CPU not counted)", psql),
-    ):
-        print(f"| {name} | {measure(receive, dsn, every, args.runs)} |")
+    )
+    for name, receive in receivers:
+        print(f"| {name} | {measure(receive, args.url, every, args.runs)} |")
     print("\n| cells formatted in SQL (psql to /dev/null) | wall s |\n|---|---|")
-    kinds = {
+    kinds: dict[str, set[ColumnKind]] = {
         "none (raw columns)": set(),
         "text (neutralised)": {ColumnKind.TEXT},
         "floats (polars layout)": {ColumnKind.FLOAT},
@@ -135,11 +135,11 @@ def main(argv: list[str] | None = None) -> None:
         "every cell (ours)": set(ColumnKind),
     }
     for name, chosen in kinds.items():
-        sql = copy_sql(ROW_COLUMNS_V21, chosen)
+        stmt = cells(ROW_COLUMNS_V21, chosen)
         walls = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            psql(dsn, sql, None)
+            psql(args.url, stmt, None)
             walls.append(time.perf_counter() - start)
         print(f"| {name} | {statistics.median(walls):.2f} |")
 

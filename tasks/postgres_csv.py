@@ -202,7 +202,7 @@ def _one_digit_exponent(text: ColumnElement[Any]) -> ColumnElement[Any]:
 _CRLF = LINE_TERMINATOR.encode()
 
 
-class _CrlfRecords(io.RawIOBase):
+class CrlfRecords(io.RawIOBase):
     """Writes COPY's CSV to ``out`` with each record ending in CRLF instead of LF.
 
     An LF ends a record unless it is inside a quoted field, and a field is quoted exactly
@@ -230,6 +230,16 @@ class _CrlfRecords(io.RawIOBase):
         return len(data)
 
 
+def crlf_writer(out: IO[bytes]) -> io.BufferedWriter:
+    """A buffered file object that writes COPY's records to ``out`` ending in CRLF."""
+    return io.BufferedWriter(CrlfRecords(out), WRITE_BUFFER_BYTES)
+
+
+def copy_statement(stmt: Select[Any]) -> str:
+    """``COPY (stmt) TO STDOUT (FORMAT csv)``, the statement's values inlined."""
+    return f"COPY ({postgres_literal_sql(stmt)}) TO STDOUT (FORMAT csv)"
+
+
 def copy_csv_records(stmt: Select[Any], source_url: str, out: IO[bytes]) -> int:
     """Run ``stmt`` (from :func:`csv_cells_statement`) as COPY, appending records to ``out``.
 
@@ -239,7 +249,7 @@ def copy_csv_records(stmt: Select[Any], source_url: str, out: IO[bytes]) -> int:
     import psycopg2
     import psycopg2.extensions
 
-    sql = f"COPY ({postgres_literal_sql(stmt)}) TO STDOUT (FORMAT csv)"
+    sql = copy_statement(stmt)
     dsn = libpq_url(source_url)
     # The source URL's own options (a search_path, say) stay; ours come after, and win.
     own = psycopg2.extensions.parse_dsn(dsn).get("options", "")
@@ -248,7 +258,7 @@ def copy_csv_records(stmt: Select[Any], source_url: str, out: IO[bytes]) -> int:
         try:
             connection.set_client_encoding("UTF8")
             with connection.cursor() as cursor:
-                records = io.BufferedWriter(_CrlfRecords(out), WRITE_BUFFER_BYTES)
+                records = crlf_writer(out)
                 cursor.copy_expert(sql, records)
                 records.flush()
                 return int(cursor.rowcount)

@@ -49,7 +49,7 @@ from report_exports.documents import ColumnSpec
 from report_exports.errors import QueryError, TransientSourceError
 from tasks.extract import write_csv_batches, write_csv_part
 from tasks.plan import base_query, global_order
-from tasks.postgres_csv import _CrlfRecords, copy_csv_records, csv_cells_statement
+from tasks.postgres_csv import CrlfRecords, copy_csv_records, csv_cells_statement
 from tasks.source_reader import POSTGRES_READ_SETTINGS, read_batches, read_frame
 from tests.postgres import libpq, scratch_database, server_url
 
@@ -294,7 +294,7 @@ def test_crlf_records_end_lines_outside_quotes_however_the_stream_is_cut(
     crlf = b"".join(",".join(f).encode() + b"\r\n" for f in fields)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(lf)), max_size=8)))
     out = io.BytesIO()
-    writer = _CrlfRecords(out)
+    writer = CrlfRecords(out)
     for start, end in zip([0, *cuts], [*cuts, len(lf)], strict=True):
         writer.write(lf[start:end])
     assert out.getvalue() == crlf
