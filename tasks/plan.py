@@ -160,10 +160,8 @@ def _block_sample(
     rows = conn.execute(
         text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}
     ).scalar()
-    if rows is None or rows <= max(above_rows, 0):
-        return stmt, column, 1.0
-    percent = min(100.0, max(0.01, 100.0 * sample_rows / float(rows)))
-    if percent >= 50:
+    percent = max(0.01, 100.0 * sample_rows / rows) if rows and rows > above_rows else 100.0
+    if percent >= 50:  # a small (or never analysed) table: counting it costs little
         return stmt, column, 1.0
     # REPEATABLE: the same table gives the same plan (a retried run reuses its plan anyway).
     sample = tablesample(table, func.system(percent), name="plan_sample", seed=literal(0))
