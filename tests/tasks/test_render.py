@@ -17,7 +17,7 @@ from tasks.render import render_export
 def test_a_missing_csv_part_fails_the_render_and_leaves_no_file(tmp_path: Path) -> None:
     report = get_report("verifyhuman", "full")
     params = parse_params(report, {"env": "live", "from": "2025-12-01", "to": "2025-12-31"})
-    ctx = ExportContext(JobRef(7, report.name, "csv"), 1, report, params)
+    ctx = ExportContext(JobRef(7, report.name, "csv"), 1, "acme", report, params)
     storage = Storage.from_url(str(tmp_path / "files"))
     part = tmp_path / "rows.csv"
     part.write_bytes(b"1,2\r\n")
