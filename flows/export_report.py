@@ -15,6 +15,7 @@ from flows.job_hooks import job_cancelled, job_crashed, job_failed
 from flows.task_runners import chunk_task_runner
 from jobstore.store import job_engine
 from jobstore.transitions import mark_running
+from report_exports import failpoints
 from report_exports.errors import ExportError
 from report_exports.settings import get_settings
 from storage.files import default_storage
@@ -50,6 +51,7 @@ def export_report(job_id: int) -> dict[str, Any]:
     with _account_slot(ctx.account_id):
         export_plan = plan(job)
         _start(job_id, len(export_plan.chunks), _already_done(job_id, export_plan.chunks))
+        failpoints.hold("after-start")
         with job_heartbeat(job_id, settings.job_heartbeat_seconds):
             with chunk_task_runner(settings) as runner:
                 parts = runner.map(
@@ -64,6 +66,7 @@ def export_report(job_id: int) -> dict[str, Any]:
             merged = merge(job, export_plan, finished)
             rendered = render(job, merged)
             published = publish(job, rendered)
+            failpoints.hold("before-record")
             return record(job, published)
 
 

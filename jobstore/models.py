@@ -133,6 +133,8 @@ class ExportJob(Base):
     rows_estimated: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    runner: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    """``host:pid`` of the process running the job's flow run (for operators, chaos tests)."""
     parts_done: Mapped[int] = mapped_column(Integer, default=0)
     parts_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

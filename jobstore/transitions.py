@@ -8,6 +8,8 @@ request then makes a new job.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -70,6 +72,7 @@ def mark_running(
         parts_done=parts_done,
         started_at=utcnow(),
         heartbeat_at=utcnow(),
+        runner=f"{socket.gethostname()}:{os.getpid()}",
         error_message=None,
         error_detail=None,
         completed_at=None,

@@ -23,6 +23,7 @@ from jobstore.models import ExportJob, JobState
 from jobstore.outbox import claim_launches, record_launch, retry_launch_at
 from jobstore.store import get_job, job_engine
 from jobstore.transitions import mark_failed
+from report_exports import failpoints
 from report_exports.settings import get_settings
 from submission.launcher import LaunchError, cancel, launch
 
@@ -50,6 +51,7 @@ def _backoff(attempts: int) -> timedelta:
 
 async def _launch_one(job: ExportJob, report: DeliveryReport) -> None:
     engine, settings = job_engine(), get_settings()
+    await failpoints.hold_async("before-launch")
     try:
         flow_run_id = await launch(job)
     except LaunchError as exc:
