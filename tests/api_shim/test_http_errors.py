@@ -231,3 +231,23 @@ def test_unknown_routes_and_methods_answer_in_the_surface_shape(
     stack, method, path, status
 ) -> None:
     expect_error(call(stack, method, path), status)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", VH, "GET, POST"),
+        ("PUT", f"{VH}/1", "GET, DELETE"),
+        ("POST", f"{VH}/1/download", "GET"),
+        ("DELETE", HE, "GET, POST"),
+        ("DELETE", f"{HE}/1", "GET"),
+        ("PUT", WH, "GET, POST"),
+        ("DELETE", f"{WH}/00000000-0000-0000-0000-000000000000", "GET"),
+        ("POST", "/files/x", "GET"),
+    ],
+)
+def test_a_405_names_every_method_the_path_takes(stack, method, path, allow) -> None:
+    # The route that refuses knows only its own methods: GET and POST of one path are two.
+    response = call(stack, method, path)
+    expect_error(response, 405, exact="Method not allowed")
+    assert response.headers["allow"] == allow
