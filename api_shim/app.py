@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import exc as sa_exc
+from starlette.types import ASGIApp
 
 from api_shim.body_limit import BodySizeLimit
 from api_shim.downloads import file_present, file_response, verify
@@ -19,17 +20,31 @@ from api_shim.errors import (
     service_unavailable,
     surface_of,
 )
+from api_shim.headers import ResponseHeaders
 from api_shim.routers import hienergy, verifyhuman, webhooks
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 
 logger = logging.getLogger(__name__)
+EXPORT_PREFIXES = tuple(r.prefix for r in (verifyhuman.router, hienergy.router, webhooks.router))
+
+
+class ReportExportsAPI(FastAPI):
+    """FastAPI with the response headers outside everything, its 500 handler included.
+
+    Middleware added with ``add_middleware`` runs inside Starlette's ServerErrorMiddleware,
+    which answers unexpected exceptions itself; wrapping the built stack covers those too.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, wrapped in ResponseHeaders."""
+        return ResponseHeaders(super().build_middleware_stack(), no_store_prefixes=EXPORT_PREFIXES)
 
 
 def create_app() -> FastAPI:
     """Build the API (the job store is migrated now, or on the first request it can reach)."""
     store_ready = _try_init_store()
-    app = FastAPI(
+    app = ReportExportsAPI(
         title="Report Exports",
         version="1.0.0",
         description="VerifyHuman, HiEnergy and webhook message-log export APIs, "
