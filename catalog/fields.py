@@ -16,6 +16,10 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
 of the calendar (year 9999) leaves no room for the day after a range (windows are
 half-open), so a job asked for it could only fail later."""
 
+TIMESTAMP_MAX_CHARS = 64
+"""The longest timestamp read: room for nanoseconds and an offset with seconds (42
+characters), while fromisoformat alone would read a fraction of any length."""
+
 BIGINT_MAX = 2**63 - 1
 """The largest id a SQL BIGINT (and a SQLite INTEGER) holds."""
 
@@ -40,7 +44,7 @@ def parse_date(value: Any) -> date:
 def _utc_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and "T" in value:
+    elif isinstance(value, str) and "T" in value and len(value) <= TIMESTAMP_MAX_CHARS:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
