@@ -11,7 +11,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp
 
 from api_shim.body_limit import BodySizeLimit
-from api_shim.downloads import file_present, file_response, verify
+from api_shim.downloads import file_present, file_response, file_responses, verify
 from api_shim.errors import (
     ApiError,
     error_response,
@@ -22,6 +22,7 @@ from api_shim.errors import (
 )
 from api_shim.headers import ResponseHeaders
 from api_shim.routers import hienergy, verifyhuman, webhooks
+from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 
@@ -77,7 +78,8 @@ def create_app() -> FastAPI:
         tags=["Downloads"],
         summary="Download a file through a signed, expiring URL",
         response_class=StreamingResponse,
-        responses=error_responses(
+        responses=file_responses(*FORMATS)
+        | error_responses(
             surface_of("/files/"),
             400,
             403,

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _TIMESTAMP = "must be an ISO 8601 timestamp like 2025-12-01T00:00:00Z"
@@ -62,13 +62,23 @@ def _utc_datetime(value: Any) -> datetime:
     return utc.replace(tzinfo=None)
 
 
-StrictDate = Annotated[date, BeforeValidator(parse_date)]
+DATE_SCHEMA: dict[str, Any] = {"type": "string", "format": "date", "maxLength": len("YYYY-MM-DD")}
+"""What ``parse_date`` reads, as JSON Schema (the API documents its date fields with it)."""
+TIMESTAMP_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "maxLength": TIMESTAMP_MAX_CHARS,
+}
+"""What UtcDateTime reads, as JSON Schema."""
+
+StrictDate = Annotated[date, BeforeValidator(parse_date), WithJsonSchema(DATE_SCHEMA)]
 """A calendar date given exactly as ``YYYY-MM-DD``, within EARLIEST..LATEST."""
 
 UtcDateTime = Annotated[
     datetime,
     BeforeValidator(_utc_datetime),
     PlainSerializer(lambda v: v.strftime("%Y-%m-%dT%H:%M:%SZ"), when_used="json"),
+    WithJsonSchema(TIMESTAMP_SCHEMA),
 ]
 """An ISO 8601 timestamp with a zone, normalised to naive UTC, within EARLIEST..LATEST."""
 
