@@ -31,7 +31,7 @@ test-fast: $(STAMP) ## The suite without slow-marked tests
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim benchmarks
+	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim surfaces submission cli benchmarks
 
 bench: $(STAMP) ## Benchmarks vs psql, DuckDB, pandas, polars at 1M and 5M rows (long); see benchmarks/
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -25,6 +26,7 @@ from api_shim.routers import hienergy, verifyhuman, webhooks
 from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
+from submission import delivery
 
 logger = logging.getLogger(__name__)
 EXPORT_PREFIXES = tuple(r.prefix for r in (verifyhuman.router, hienergy.router, webhooks.router))
@@ -45,11 +47,26 @@ class ReportExportsAPI(FastAPI):
 def create_app() -> FastAPI:
     """Build the API (the job store is migrated now, or on the first request it can reach)."""
     store_ready = _try_init_store()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Jobs are committed by the routes and launched by this loop (the outbox), so a
+        # create never waits on the Prefect server; the reconciler covers a dead process.
+        launcher = delivery.Delivery()
+        delivery.install(launcher)
+        launcher.start()
+        try:
+            yield
+        finally:
+            delivery.install(None)
+            await launcher.stop()
+
     app = ReportExportsAPI(
         title="Report Exports",
         version="1.0.0",
         description="VerifyHuman, HiEnergy and webhook message-log export APIs, "
         "served from one Prefect-backed engine.",
+        lifespan=lifespan,
     )
     install_error_handlers(app)
 

@@ -1,7 +1,8 @@
-"""Dependency aliases: who is calling, per surface (each has its own way to send a key)."""
+"""Dependency aliases: who is calling, read the way each surface sends its key."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -11,6 +12,8 @@ from api_shim.errors import ApiError
 from jobstore.accounts import Principal, authenticate
 from jobstore.store import job_engine
 from report_exports.settings import get_settings
+from surfaces.base import AuthScheme, Surface
+from surfaces.registry import get_surface
 
 UNAUTHORIZED = "Invalid or missing API key"
 
@@ -21,33 +24,42 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
-async def _principal(key: str | None) -> Principal:
+async def _principal(surface: Surface, key: str | None) -> Principal:
+    if not surface.enabled(get_settings()):
+        raise ApiError(404, surface.disabled_message)
     principal = await run_in_threadpool(authenticate, job_engine(), key)
     if principal is None:
         raise ApiError(401, UNAUTHORIZED, code="UNAUTHORIZED")
     return principal
 
 
-async def verifyhuman_principal(
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> Principal:
-    """VerifyHuman: the dashboard session's API key, as a Bearer token or X-Api-Key."""
-    if not get_settings().enabled:
-        raise ApiError(404, "Report exports are not enabled")
-    return await _principal(_bearer(authorization) or x_api_key)
+def principal_of(surface: Surface) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates the caller the way ``surface`` declares."""
+    if surface.auth == AuthScheme.X_API_KEY:
+
+        async def by_api_key(x_api_key: Annotated[str | None, Header()] = None) -> Principal:
+            """``X-Api-Key``."""
+            return await _principal(surface, x_api_key)
+
+        return by_api_key
+    if surface.auth == AuthScheme.BEARER:
+
+        async def by_bearer(authorization: Annotated[str | None, Header()] = None) -> Principal:
+            """``Authorization: Bearer <key>``."""
+            return await _principal(surface, _bearer(authorization))
+
+        return by_bearer
+
+    async def by_either(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> Principal:
+        """A Bearer token or ``X-Api-Key``."""
+        return await _principal(surface, _bearer(authorization) or x_api_key)
+
+    return by_either
 
 
-async def hienergy_principal(x_api_key: Annotated[str | None, Header()] = None) -> Principal:
-    """HiEnergy: ``X-Api-Key``."""
-    return await _principal(x_api_key)
-
-
-async def webhooks_principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """Webhooks: ``Authorization: Bearer <key>``."""
-    return await _principal(_bearer(authorization))
-
-
-VerifyHumanPrincipal = Annotated[Principal, Depends(verifyhuman_principal)]
-HiEnergyPrincipal = Annotated[Principal, Depends(hienergy_principal)]
-WebhooksPrincipal = Annotated[Principal, Depends(webhooks_principal)]
+VerifyHumanPrincipal = Annotated[Principal, Depends(principal_of(get_surface("verifyhuman")))]
+HiEnergyPrincipal = Annotated[Principal, Depends(principal_of(get_surface("hienergy")))]
+WebhooksPrincipal = Annotated[Principal, Depends(principal_of(get_surface("webhooks")))]

@@ -1,10 +1,10 @@
 """Every error, in the shape of the surface that was called (one place for all three).
 
-VerifyHuman: ``{"error": message, "field"?: name}``
-HiEnergy:    ``{"error": {"code", "message", "field"?}}``
-Webhooks:    ``{"error": {"code", "message"}, "meta": {"request_id"}}``
+Each surface declares its error body (``surfaces/<name>.py``): VerifyHuman
+``{"error": message, "field"?: name}``, HiEnergy ``{"error": {"code", "message",
+"field"?}}``, webhooks ``{"error": {"code", "message"}, "meta": {"request_id"}}``.
 
-Bodies are made from the models of these shapes, and the routers document the same models
+Bodies are made from the surfaces' models, and the routers document the same models
 (``error_responses``), so the OpenAPI document and the answers cannot drift apart.
 """
 
@@ -18,13 +18,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from report_exports.errors import ExportError, NotFoundError, ValidationError
+from report_exports.errors import (
+    ConflictError,
+    ExportError,
+    ForbiddenError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StorageError,
+    ValidationError,
+)
+from surfaces.base import ErrorInfo
+from surfaces.registry import get_surface, surface_for_path
 
 logger = logging.getLogger(__name__)
 
@@ -61,57 +69,6 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class VerifyHumanError(_Shape):
-    """VerifyHuman's error body."""
-
-    error: str = Field(description="What went wrong", examples=["Export job not found"])
-    field: str | SkipJsonSchema[None] = Field(None, description="The request field at fault")
-
-
-class ErrorDetail(_Shape):
-    """A machine-readable code and a human-readable message."""
-
-    code: str = Field(examples=["INVALID_REQUEST"])
-    message: str = Field(examples=["end_time must be after start_time"])
-
-
-class FieldErrorDetail(ErrorDetail):
-    """HiEnergy's error: code, message and, for bad input, the field at fault."""
-
-    field: str | SkipJsonSchema[None] = Field(None, examples=["search_params.min_epc"])
-
-
-class HiEnergyError(_Shape):
-    """HiEnergy's error body."""
-
-    error: FieldErrorDetail
-
-
-class RequestMeta(_Shape):
-    """Webhooks' ``meta``."""
-
-    request_id: str = Field(
-        description="Unique identifier for this request (useful for support)",
-        examples=["req_xyz123"],
-    )
-
-
-class WebhooksError(_Shape):
-    """The webhook API's error body."""
-
-    error: ErrorDetail
-    meta: RequestMeta
-
-
-SHAPES: dict[str, type[BaseModel]] = {
-    "verifyhuman": VerifyHumanError,
-    "hienergy": HiEnergyError,
-    "webhooks": WebhooksError,
-}
 DESCRIPTIONS = {
     400: "Invalid request; the message (and `field`, where the shape has one) names the culprit",
     401: "Invalid or missing API key",
@@ -132,7 +89,7 @@ def error_responses(
     422 ``HTTPValidationError`` this API never sends. ``described`` says what a status
     means on a route, where the generic description is not enough.
     """
-    shape, say = SHAPES[surface], {**DESCRIPTIONS, **(described or {})}
+    shape, say = get_surface(surface).error_model, {**DESCRIPTIONS, **(described or {})}
     out: dict[int | str, dict[str, Any]] = {
         status: {"model": shape, "description": say[status]} for status in statuses
     }
@@ -141,12 +98,8 @@ def error_responses(
 
 
 def surface_of(path: str) -> str:
-    """Which surface a request path belongs to."""
-    if path.startswith("/api/v1/"):
-        return "hienergy"
-    if path.startswith("/v1/"):
-        return "webhooks"
-    return "verifyhuman"
+    """Which surface a request path belongs to (its error shape, its way of sending keys)."""
+    return surface_for_path(path).name
 
 
 def request_id(request: Request) -> str:
@@ -156,27 +109,19 @@ def request_id(request: Request) -> str:
     return str(request.state.request_id)
 
 
-def error_response(request: Request, error: ApiError) -> JSONResponse:
+def error_response(
+    request: Request, error: ApiError, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The error in the shape of the request's surface."""
-    surface = surface_of(request.url.path)
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
-    headers |= error.headers
-    field = error.field or None
-    body: BaseModel
-    if surface == "verifyhuman":
-        body = VerifyHumanError(error=error.message, field=field)
-    elif surface == "hienergy":
-        body = HiEnergyError(
-            error=FieldErrorDetail(code=error.code, message=error.message, field=field)
-        )
-    else:
-        body = WebhooksError(
-            error=ErrorDetail(code=error.code, message=error.message),
-            meta=RequestMeta(request_id=request_id(request)),
-        )
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=error.status, headers=headers
+    surface = surface_for_path(request.url.path)
+    extra = error.headers | dict(headers or {})
+    if error.status == 401:
+        extra["WWW-Authenticate"] = "Bearer"
+    body = surface.render_error(
+        ErrorInfo(error.status, error.code, error.message, error.field or None),
+        request_id(request),
     )
+    return JSONResponse(body, status_code=error.status, headers=extra or None)
 
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -236,6 +181,31 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return error_response(request, ApiError(404, str(exc)))
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(request: Request, exc: ForbiddenError) -> JSONResponse:
+        return error_response(request, ApiError(403, exc.message))
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return error_response(request, ApiError(409, exc.message))
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def _unavailable(request: Request, exc: ServiceUnavailableError) -> JSONResponse:
+        logger.warning("unavailable on %s: %s", request.url.path, exc)
+        return error_response(request, service_unavailable())
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> JSONResponse:
+        logger.warning("export storage failed on %s: %s", request.url.path, exc)
+        return error_response(
+            request,
+            ApiError(
+                503,
+                "Export storage temporarily unavailable; try again shortly",
+                code="SERVICE_UNAVAILABLE",
+            ),
+        )
 
     @app.exception_handler(ExportError)
     async def _export(request: Request, exc: ExportError) -> JSONResponse:

@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 
 from catalog.base import ReportSpec
 from catalog.registry import CATALOGS, get_report, parse_params
+from catalog.sources import SQLITE_DATETIME_FORMAT
+from catalog.sources import verification_events as events
 from catalog.verifyhuman import ROW_COLUMNS_V21, SOURCE_COLUMNS
 from demo_data.generate import DEFAULT_START, ensure_demo_source
-from demo_data.schema import SQLITE_DATETIME_FORMAT
-from demo_data.schema import verification_events as events
 from report_exports.database import engine_for
 from tasks.plan import base_query
 from tasks.source_reader import compile_positional, postgres_literal_sql

@@ -28,7 +28,7 @@ def run_flow(spec: Spec) -> dict[str, Any]:
 
     register_bench_reports()
     from catalog.registry import validate_request
-    from report_exports.local_run import file_location, run_export_locally
+    from cli.local_run import file_location, run_export_locally
 
     request = validate_request("verifyhuman", spec["report"], spec["format"], spec["params"])
     job = run_export_locally(request, spec["account_id"], poll_seconds=0.05)

@@ -28,9 +28,9 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from catalog.documents import ColumnKind, ColumnSpec
+from catalog.sources import verification_events as events
 from catalog.verifyhuman import ROW_COLUMNS_V21
-from demo_data.schema import verification_events as events
-from report_exports.documents import ColumnKind, ColumnSpec
 from tasks.postgres_csv import (
     SESSION_OPTIONS,
     copy_csv_records,

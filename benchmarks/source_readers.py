@@ -21,8 +21,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from catalog.registry import get_report
+from catalog.sources import verification_events as events
 from demo_data.generate import ensure_demo_source
-from demo_data.schema import verification_events as events
 from report_exports.settings import get_settings
 from tasks.source_reader import read_frame
 

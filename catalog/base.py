@@ -16,9 +16,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Select
 
-from report_exports.documents import Chart, ColumnSpec, PdfDocument
+from catalog.documents import Chart, ColumnSpec, PdfDocument
 
-Surface = Literal["verifyhuman", "hienergy", "webhooks"]
 MeasureKind = Literal["count", "sum", "min", "max"]
 
 
@@ -123,7 +122,7 @@ class PdfContext:
 class ReportSpec:
     """One report type of one surface."""
 
-    surface: Surface
+    surface: str  # the name of the surface that offers it (surfaces.registry)
     name: str
     display_name: str
     description: str

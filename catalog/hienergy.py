@@ -14,11 +14,11 @@ from sqlalchemy import Select, select
 
 from catalog.base import Measure, ReportParams, ReportSpec, SectionSpec, SortKey
 from catalog.chunks import day_start
+from catalog.documents import ColumnKind, ColumnSpec
 from catalog.fields import BIGINT_MAX, EARLIEST, LATEST, SourceId, StrictDate
 from catalog.filters import OneOrMany, all_of, contains, one_of
-from demo_data.schema import advertisers as adv
-from demo_data.schema import clicks, deals
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.sources import advertisers as adv
+from catalog.sources import clicks, deals
 
 K = ColumnKind
 

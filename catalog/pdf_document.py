@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from catalog.base import PdfContext, SectionSpec
-from report_exports.documents import ColumnSpec, PdfDocument, Section, Table
+from catalog.documents import ColumnSpec, PdfDocument, Section, Table
 
 
 def table_from_frame(

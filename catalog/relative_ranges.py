@@ -1,22 +1,26 @@
 """Relative ranges of recurring exports ("previous day", "previous month", ...).
 
 A recurring export names a range relative to when it is scheduled, in the schedule's
-time zone; this module turns that into the concrete filter fields each surface documents
-(VerifyHuman ``from``/``to``, HiEnergy ``search_params.from``/``to``, webhooks
-``start_time``/``end_time``). Pure functions: the flow passes the scheduled time in.
+time zone; this module turns that into the first and last local day. Each surface turns
+those days into its own request fields (``surfaces.ranges``). Pure functions: the flow
+passes the scheduled time in.
 """
 
 from __future__ import annotations
 
-import copy
-from datetime import date, datetime, time, timedelta
-from typing import Any, Literal, get_args
+from datetime import date, datetime, timedelta
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from report_exports.errors import ValidationError
 
 RelativeRange = Literal[
-    "previous-day", "previous-week", "previous-month", "last-7-days", "last-30-days"
+    "previous-day",
+    "previous-week",
+    "previous-month",
+    "last-7-days",
+    "last-30-days",
+    "month-to-date",
 ]
 RELATIVE_RANGES: tuple[str, ...] = get_args(RelativeRange)
 
@@ -43,33 +47,11 @@ def period(relative: str, at: datetime, tz: ZoneInfo) -> tuple[date, date]:
     if relative == "previous-month":
         last = today.replace(day=1) - timedelta(days=1)
         return last.replace(day=1), last
+    if relative == "month-to-date":  # the 1st of this month through today, both included
+        return today.replace(day=1), today
     if relative in ("last-7-days", "last-30-days"):
         days = 7 if relative == "last-7-days" else 30
         return today - timedelta(days=days), today - timedelta(days=1)
     raise ValidationError(
         f"Unknown range {relative!r}. Must be one of: {', '.join(RELATIVE_RANGES)}", field="range"
     )
-
-
-def range_params(
-    surface: str, first: date, last: date, tz: ZoneInfo, filters: dict[str, Any]
-) -> dict[str, Any]:
-    """The surface's request parameters: ``filters`` plus the period's range fields."""
-    params = copy.deepcopy(filters)
-    if surface == "verifyhuman":
-        params.update({"from": first.isoformat(), "to": last.isoformat()})
-    elif surface == "hienergy":
-        search = params.setdefault("search_params", {})
-        search.update({"from": first.isoformat(), "to": last.isoformat()})
-    elif surface == "webhooks":
-        # The seed's range includes both ends to the second: local midnight to 23:59:59.
-        start = datetime.combine(first, time(0), tz)
-        end = datetime.combine(last + timedelta(days=1), time(0), tz) - timedelta(seconds=1)
-        params.update({"start_time": _utc_text(start), "end_time": _utc_text(end)})
-    else:
-        raise ValidationError(f"Unknown surface: {surface!r}", field="surface")
-    return params
-
-
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
-from pydantic import Field, model_validator
 from sqlalchemy import Select, select
 
 from catalog import verifyhuman_sections as vs
-from catalog.base import ReportParams, ReportSpec, SectionSpec
-from catalog.chunks import day_start
-from catalog.fields import StrictDate
+from catalog.base import ReportSpec, SectionSpec
+from catalog.documents import ColumnKind, ColumnSpec
+from catalog.sources import verification_events as events
+from catalog.verifyhuman_params import VerifyHumanParams
 from catalog.verifyhuman_pdf import build_pdf
-from demo_data.schema import verification_events as events
-from report_exports.documents import ColumnKind, ColumnSpec
 
 FORMATS = ("pdf", "csv")
-
-
-class VerifyHumanParams(ReportParams):
-    """Seed parameters: environment and an inclusive date range."""
-
-    env: Literal["test", "live"]
-    from_: StrictDate = Field(alias="from")
-    to: StrictDate
-
-    @model_validator(mode="after")
-    def _ordered(self) -> VerifyHumanParams:
-        if self.to < self.from_:
-            raise ValueError("'to' must not be before 'from'")
-        return self
-
-    def window(self) -> tuple[datetime, datetime]:
-        """Whole days from ``from`` through ``to``."""
-        return day_start(self.from_), day_start(self.to + timedelta(days=1))
-
-    @property
-    def days(self) -> int:
-        """Number of days in the range, both ends included."""
-        return (self.to - self.from_).days + 1
 
 
 SOURCE_COLUMNS = (
@@ -186,9 +160,3 @@ REPORTS: tuple[ReportSpec, ...] = (
         rows=True,
     ),
 )
-
-
-def period_label(params: VerifyHumanParams) -> str:
-    """``2025-12-01 – 2025-12-31 (31 days)``."""
-    first: date = params.from_
-    return f"{first.isoformat()} – {params.to.isoformat()} ({params.days} days)"

@@ -7,8 +7,9 @@ from typing import Any, cast
 import polars as pl
 
 from catalog.base import PdfContext
+from catalog.documents import Metric, PdfDocument, Section
 from catalog.pdf_document import document, section_block, table_from_frame
-from report_exports.documents import Metric, PdfDocument, Section
+from catalog.verifyhuman_params import VerifyHumanParams, period_label
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -48,11 +49,6 @@ def build_pdf(
     ctx: PdfContext, sections: dict[str, pl.DataFrame], rows: pl.DataFrame | None
 ) -> PdfDocument:
     """Every section of the report in catalog order, then a capped sample of rows."""
-    from catalog.verifyhuman import (
-        VerifyHumanParams,
-        period_label,  # the catalog module imports this one
-    )
-
     report, params = ctx.report, cast(VerifyHumanParams, ctx.params)
     limit = ctx.table_rows
     blocks: list[Section] = [

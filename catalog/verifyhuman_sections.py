@@ -9,7 +9,7 @@ import polars as pl
 from sqlalchemy import ColumnElement, Date, case, cast
 
 from catalog.base import Measure, SectionSpec
-from report_exports.documents import Chart, ChartSeries, ColumnKind, ColumnSpec
+from catalog.documents import Chart, ChartSeries, ColumnKind, ColumnSpec
 
 RISK_BANDS = ("low (0–25)", "medium (25–50)", "high (50–75)", "critical (75–100)")
 RISK_EDGES = (25, 50, 75)  # each band holds its lower edge: [25, 50) is medium

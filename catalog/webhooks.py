@@ -11,9 +11,9 @@ from pydantic import model_validator
 from sqlalchemy import Select, select
 
 from catalog.base import ReportParams, ReportSpec, end_of_day_window
+from catalog.documents import ColumnKind, ColumnSpec
 from catalog.fields import UtcDateTime
-from demo_data.schema import webhook_messages as messages
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.sources import webhook_messages as messages
 
 K = ColumnKind
 MessageStatus = Literal["pending", "delivered", "retrying", "failed", "failed_permanent"]

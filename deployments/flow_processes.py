@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 PRELOAD = (
     "flows.export_report",
     "flows.cleanup_expired",
+    "flows.reconcile_exports",
     "adbc_driver_manager",
     "adbc_driver_postgresql",
     "adbc_driver_sqlite",

@@ -1,4 +1,4 @@
-"""Serve the deployments of the embedded stack: export-report and cleanup-expired.
+"""Serve the deployments of the embedded stack: export-report, cleanup-expired, reconcile-exports.
 
 Run as ``python -m deployments.serve`` by ``report-exports up`` (after the environment
 points at the Prefect server). The flows are added to a Prefect ``Runner`` as flows (not as
@@ -24,12 +24,13 @@ logger = logging.getLogger(__name__)
 
 
 def main() -> None:
-    """Register both deployments and run them until interrupted."""
+    """Register the deployments and run them until interrupted."""
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
     from flows.cleanup_expired import cleanup_expired
     from flows.export_report import export_report
+    from flows.reconcile_exports import reconcile_exports
 
     settings = get_settings()
     use_warm_flow_processes()
@@ -43,6 +44,12 @@ def main() -> None:
     )
     runner.add_flow(export_report, name="export-report", tags=TAGS)
     runner.add_flow(cleanup_expired, name="cleanup-expired", interval=CLEANUP_EVERY, tags=TAGS)
+    runner.add_flow(
+        reconcile_exports,
+        name="reconcile-exports",
+        interval=timedelta(seconds=settings.reconcile_seconds),
+        tags=TAGS,
+    )
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal) as exc:

@@ -28,11 +28,6 @@ TERMINAL_EVENTS = [
 ]
 
 
-def account_queue(account_id: int) -> str:
-    """The work queue, and the global concurrency limit, of an account's exports."""
-    return f"account-{account_id}"
-
-
 def crash_message(after_seconds: int) -> str:
     """The state message of a run the automation marks Crashed."""
     return f"no heartbeat for {after_seconds} s: the worker or the flow-run process was lost"

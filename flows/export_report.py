@@ -10,14 +10,16 @@ from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run as current_run
 
-from deployments.work_pool import account_queue
+from flows.heartbeat import job_heartbeat
 from flows.job_hooks import job_cancelled, job_crashed, job_failed
 from flows.task_runners import chunk_task_runner
-from jobstore.store import job_engine, mark_running
+from jobstore.store import job_engine
+from jobstore.transitions import mark_running
 from report_exports.errors import ExportError
 from report_exports.settings import get_settings
 from storage.files import default_storage
-from tasks.extract import DONE_MARKER, chunk_prefix, extract
+from submission.launcher import account_queue
+from tasks.extract import DONE_MARKER, chunk_prefix, extract_with_retries
 from tasks.job_context import load_context
 from tasks.merge import merge
 from tasks.plan import plan
@@ -30,7 +32,6 @@ from tasks.render import preload_renderer, render
 @flow(
     name="export-report",
     flow_run_name="export job {job_id}",
-    task_runner=chunk_task_runner(get_settings()),
     on_failure=[job_failed],  # type: ignore[list-item]
     on_crashed=[job_crashed],  # type: ignore[list-item]
     on_cancellation=[job_cancelled],  # type: ignore[list-item]
@@ -39,20 +40,31 @@ from tasks.render import preload_renderer, render
 )
 def export_report(job_id: int) -> dict[str, Any]:
     """plan → extract.map(chunks) → merge → render → publish → record."""
+    settings = get_settings()  # read when the run starts, not when the module was imported
     ctx = load_context(job_id)
     job = ctx.ref
     # No tags() around the tasks: Prefect then asks the server for tag concurrency slots at
     # every task start, which stalled a stage for ~2 s in about one run of three. The flow
-    # run carries the account, report, format and surface tags (api_shim/launcher.py).
+    # run carries the account, report, format and surface tags (submission/launcher.py).
     preload_renderer(job.format)  # in the background, as soon as the format is known
     with _account_slot(ctx.account_id):
         export_plan = plan(job)
         _start(job_id, len(export_plan.chunks), _already_done(job_id, export_plan.chunks))
-        parts = extract.map(unmapped(job), export_plan.chunks, unmapped(export_plan.outputs))
-        merged = merge(job, export_plan, parts.result())
-        rendered = render(job, merged)
-        published = publish(job, rendered)
-        return record(job, published)
+        with job_heartbeat(job_id, settings.job_heartbeat_seconds):
+            with chunk_task_runner(settings) as runner:
+                parts = runner.map(
+                    extract_with_retries(settings),
+                    {
+                        "job": unmapped(job),
+                        "chunk": export_plan.chunks,
+                        "outputs": unmapped(export_plan.outputs),
+                    },
+                )
+                finished = parts.result()
+            merged = merge(job, export_plan, finished)
+            rendered = render(job, merged)
+            published = publish(job, rendered)
+            return record(job, published)
 
 
 def _account_slot(account_id: int) -> AbstractContextManager[Any]:
@@ -82,4 +94,7 @@ def _start(job_id: int, total: int, done: int) -> None:
         parts_total=total,
         parts_done=done,
     ):
-        raise ExportError(f"job {job_id} was cancelled or has finished; not running it again")
+        raise ExportError(
+            f"job {job_id} was cancelled, has finished or belongs to another flow run; "
+            "not running it"
+        )

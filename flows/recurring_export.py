@@ -1,8 +1,9 @@
 """recurring-export: on its schedule, create this period's export job and launch it.
 
-Each recurring export is a deployment of this flow (declared in ``prefect.yaml``) whose
-parameters name the account, report, format and a relative range; the schedule (cron and
-time zone) decides when. The job it creates is like one made through the API: it shows in
+Each recurring export is a deployment of this flow (declared in ``prefect.yaml``) or a
+schedule an account made through the API; its parameters name the account, report,
+format and a relative range; the schedule (cron and time zone) decides when. The job it
+creates goes through the submission service like one made through the API: it shows in
 the account's list, runs as an ``export-report`` flow run and is downloaded the same way.
 """
 
@@ -11,16 +12,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from anyio import to_thread
 from prefect import flow, get_run_logger
 from prefect.runtime import deployment as current_deployment
 from prefect.runtime import flow_run as current_run
 
-from api_shim.launcher import LaunchError, launch
-from catalog.registry import validate_request
-from catalog.relative_ranges import RelativeRange, period, range_params, zone
-from jobstore.accounts import account_by_name
-from jobstore.store import create_job_once, job_engine, mark_failed, set_flow_run
-from report_exports.errors import ValidationError
+from catalog.relative_ranges import RelativeRange, period, zone
+from jobstore.accounts import account_by_name, principal_for_account
+from jobstore.store import job_engine
+from submission.service import submit
+from surfaces.ranges import range_params
 
 # A retried run of the same period finds the job it made instead of making another.
 SAME_PERIOD_REUSE = timedelta(days=1)
@@ -35,48 +36,38 @@ async def recurring_export(
     range: RelativeRange = "previous-day",
     timezone: str = "UTC",
     filters: dict[str, Any] | None = None,
+    schedule_id: str | None = None,
 ) -> int:
     """Create the export job of the period before the scheduled time; return its id."""
     tz = zone(timezone)
     first, last = period(range, scheduled_time(), tz)
     engine = job_engine()
-    owner = account_by_name(engine, account)
-    _require_export_plan(surface, owner.plan)
-    request = validate_request(
-        surface, report_type, format, range_params(surface, first, last, tz, filters or {})
-    )
-    job, created = create_job_once(
-        engine,
-        surface=surface,
-        account_id=owner.id,
-        report_type=report_type,
-        fmt=request.format,
-        params=request.params_json(),
-        requested_by=f"schedule:{current_deployment.name or 'recurring-export'}",
+    owner = await to_thread.run_sync(account_by_name, engine, account)
+    requester = f"schedule:{schedule_id or current_deployment.name or 'recurring-export'}"
+    principal = await to_thread.run_sync(principal_for_account, engine, owner.id, requester)
+    view, created = await submit(
+        principal,
+        surface,
+        report_type,
+        format,
+        range_params(surface, first, last, tz, filters or {}),
         reuse_completed_for=SAME_PERIOD_REUSE,
+        requested_by=requester,
+        launch_now=True,
+        schedule_id=schedule_id,
     )
-    if created:
-        try:
-            set_flow_run(engine, job.id, await launch(job))
-        except LaunchError as exc:
-            mark_failed(engine, job.id, str(exc))  # never a queued job that nothing runs
-            raise
     get_run_logger().info(
-        "%s job %s for %s, %s..%s", "created" if created else "reused", job.id, account, first, last
+        "%s job %s for %s, %s..%s",
+        "created" if created else "reused",
+        view.job.id,
+        account,
+        first,
+        last,
     )
-    return job.id
+    return view.job.id
 
 
 def scheduled_time() -> datetime:
     """When this run was scheduled (aware, UTC); now for a run started by hand."""
     scheduled = current_run.scheduled_start_time
     return datetime.fromtimestamp(scheduled.timestamp(), UTC) if scheduled else datetime.now(UTC)
-
-
-def _require_export_plan(surface: str, plan: str) -> None:
-    from api_shim.routers.verifyhuman import ALLOWED_PLANS  # the seed's plan gate
-
-    if surface == "verifyhuman" and plan not in ALLOWED_PLANS:
-        raise ValidationError(
-            "Export functionality requires Growth plan or higher", field="account"
-        )

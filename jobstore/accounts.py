@@ -70,6 +70,30 @@ def list_accounts(engine: Engine) -> list[Account]:
         return list(session.scalars(select(Account).order_by(Account.id)))
 
 
+def account_name(engine: Engine, account_id: int) -> str | None:
+    """The name of the account with this id, or None when there is none."""
+    with Session(engine) as session:
+        return session.scalar(select(Account.name).where(Account.id == account_id))
+
+
+def principal_for_account(
+    engine: Engine, account_id: int, user: str, role: str = "admin"
+) -> Principal:
+    """A principal acting for an account without a key (the CLI, the recurring flow)."""
+    with Session(engine, expire_on_commit=False) as session:
+        account = session.get(Account, account_id)
+    if account is None:
+        raise NotFoundError(f"no account with id {account_id}")
+    return Principal(
+        account_id=account.id,
+        account_name=account.name,
+        plan=account.plan,
+        project_id=account.project_id,
+        role=role,
+        user=user,
+    )
+
+
 def account_by_name(engine: Engine, name: str) -> Account:
     """The account called ``name``."""
     with Session(engine, expire_on_commit=False) as session:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.engine import Dialect
@@ -37,7 +38,7 @@ class Base(DeclarativeBase):
     """Declarative base of the job store."""
 
 
-class JobState:
+class JobState(StrEnum):
     """Lifecycle values of ``ExportJob.state`` (surface statuses are mapped from these)."""
 
     QUEUED = "queued"
@@ -47,7 +48,30 @@ class JobState:
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 
-    TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, EXPIRED})
+
+TERMINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED}
+)
+
+
+class LaunchMode(StrEnum):
+    """Who starts a job's flow run."""
+
+    DEPLOYMENT = "deployment"  # a launcher creates a run of the export-report deployment
+    LOCAL = "local"  # the process that made the job runs the flow itself (the CLI)
+
+
+class Stage(StrEnum):
+    """What a running export is doing now (for progress and ETAs)."""
+
+    PLANNING = "planning"
+    EXTRACTING = "extracting"
+    RENDERING = "rendering"
+    PUBLISHING = "publishing"
+
+
+Format = Literal["csv", "xlsx", "pdf"]
+Role = Literal["admin", "member"]
 
 
 class Account(Base):
@@ -96,6 +120,19 @@ class ExportJob(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED, index=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # The outbox: a queued deployment job without a flow run is waiting for a launcher,
+    # which leases it until ``launch_claimed_until`` (jobstore.store.claim_launches).
+    launch_mode: Mapped[str] = mapped_column(
+        String(16), default=LaunchMode.DEPLOYMENT, server_default=LaunchMode.DEPLOYMENT.value
+    )
+    launch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    launch_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rows_estimated: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     parts_done: Mapped[int] = mapped_column(Integer, default=0)
     parts_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -104,7 +141,8 @@ class ExportJob(Base):
     filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     storage_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)  # clients see it
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # operators only
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -114,4 +152,4 @@ class ExportJob(Base):
     @property
     def is_terminal(self) -> bool:
         """True once the job can no longer change state by itself."""
-        return self.state in JobState.TERMINAL
+        return self.state in TERMINAL_STATES

@@ -1,4 +1,8 @@
-"""Reading and writing export jobs. Every write is one short transaction."""
+"""Creating and reading export jobs. Every write is one short transaction.
+
+State changes live in ``jobstore.transitions`` (each guarded by the states it may leave),
+launch leases of the outbox in ``jobstore.outbox``.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jobstore.models import ExportJob, JobState, utcnow
+from jobstore.models import ExportJob, JobState, LaunchMode, utcnow
+from jobstore.transitions import release_dedupe
 from report_exports.database import engine_for
 from report_exports.errors import NotFoundError
 from report_exports.settings import get_settings
-
-RUNNABLE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.FAILED})
 
 
 def job_engine() -> Engine:
@@ -57,6 +60,13 @@ def params_fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def dedupe_key(fingerprint: str, scope: str | None) -> str:
+    """The fingerprint of a request, narrowed to ``scope`` (a user) when there is one."""
+    if scope is None:
+        return fingerprint
+    return hashlib.sha256(f"{fingerprint}|{scope}".encode()).hexdigest()
+
+
 def create_job(
     engine: Engine,
     *,
@@ -67,8 +77,14 @@ def create_job(
     params: dict[str, Any],
     requested_by: str | None = None,
     dedupe_key: str | None = None,
+    launch_mode: LaunchMode = LaunchMode.DEPLOYMENT,
+    schedule_id: str | None = None,
 ) -> ExportJob:
-    """Insert a queued job and return it (IntegrityError if ``dedupe_key`` is taken)."""
+    """Insert a queued job and return it (IntegrityError if ``dedupe_key`` is taken).
+
+    A deployment job is its own outbox entry: written queued without a flow run, in the
+    same transaction as everything else about it, so no crash can lose its launch.
+    """
     job = ExportJob(
         public_id=uuid7(),
         surface=surface,
@@ -80,6 +96,10 @@ def create_job(
         state=JobState.QUEUED,
         params_hash=params_fingerprint(surface, account_id, report_type, fmt, params),
         dedupe_key=dedupe_key,
+        launch_mode=launch_mode,
+        launch_attempts=0,
+        rows_done=0,
+        schedule_id=schedule_id,
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(job)
@@ -96,14 +116,19 @@ def create_job_once(
     params: dict[str, Any],
     requested_by: str | None = None,
     reuse_completed_for: timedelta = timedelta(0),
+    scope: str | None = None,
+    launch_mode: LaunchMode = LaunchMode.DEPLOYMENT,
+    schedule_id: str | None = None,
 ) -> tuple[ExportJob, bool]:
     """Create a job unless an identical one may answer; returns (job, created).
 
     An identical job answers while it is queued or running, and, for
     ``reuse_completed_for``, after it succeeded. The unique ``dedupe_key`` makes the
-    database settle concurrent identical requests: exactly one insert wins.
+    database settle concurrent identical requests: exactly one insert wins. ``scope``
+    narrows who shares a job: on a surface where members see only their own jobs it is
+    the requesting user, so nobody is answered with a job they could not read.
     """
-    key = params_fingerprint(surface, account_id, report_type, fmt, params)
+    key = dedupe_key(params_fingerprint(surface, account_id, report_type, fmt, params), scope)
     for _ in range(5):
         try:
             job = create_job(
@@ -115,6 +140,8 @@ def create_job_once(
                 params=params,
                 requested_by=requested_by,
                 dedupe_key=key,
+                launch_mode=launch_mode,
+                schedule_id=schedule_id,
             )
             return job, True
         except IntegrityError:
@@ -132,22 +159,6 @@ def create_job_once(
     raise RuntimeError("could not settle an identical concurrent request")
 
 
-def release_dedupe(engine: Engine, job_id: int) -> None:
-    """This job no longer answers identical requests."""
-    with engine.begin() as conn:
-        conn.execute(update(ExportJob).where(ExportJob.id == job_id).values(dedupe_key=None))
-
-
-def set_flow_run(engine: Engine, job_id: int, flow_run_id: str) -> None:
-    """Remember the flow run launched for the job."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(ExportJob)
-            .where(ExportJob.id == job_id)
-            .values(flow_run_id=flow_run_id, updated_at=utcnow())
-        )
-
-
 def get_job(engine: Engine, job_id: int) -> ExportJob:
     """The job with this id, or NotFoundError."""
     with Session(engine, expire_on_commit=False) as session:
@@ -155,113 +166,6 @@ def get_job(engine: Engine, job_id: int) -> ExportJob:
     if job is None:
         raise NotFoundError(f"export job {job_id} not found")
     return job
-
-
-def _update(
-    engine: Engine, job_id: int, *, from_states: frozenset[str] | None = None, **values: Any
-) -> bool:
-    """Apply ``values`` to the job if it is in one of ``from_states`` (default: not finished)."""
-    stmt = update(ExportJob).where(ExportJob.id == job_id).values(updated_at=utcnow(), **values)
-    if from_states is None:
-        stmt = stmt.where(ExportJob.state.not_in(JobState.TERMINAL))
-    else:
-        stmt = stmt.where(ExportJob.state.in_(from_states))
-    with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
-
-
-def mark_running(
-    engine: Engine, job_id: int, *, flow_run_id: str | None, parts_total: int, parts_done: int
-) -> bool:
-    """The flow run has planned its chunks; ``parts_done`` counts parts kept from a retry.
-
-    A failed job may run again (an operator retried its flow run); a cancelled one may not.
-    """
-    return _update(
-        engine,
-        job_id,
-        from_states=RUNNABLE,
-        state=JobState.RUNNING,
-        flow_run_id=flow_run_id,
-        parts_total=parts_total,
-        parts_done=parts_done,
-        started_at=utcnow(),
-        error_message=None,
-        completed_at=None,
-    )
-
-
-def record_part_done(engine: Engine, job_id: int) -> None:
-    """One more chunk is in staging (atomic increment, safe from concurrent tasks)."""
-    _update(engine, job_id, parts_done=ExportJob.parts_done + 1)
-
-
-def mark_succeeded(
-    engine: Engine,
-    job_id: int,
-    *,
-    row_count: int,
-    file_size_bytes: int,
-    sha256: str,
-    filename: str,
-    content_type: str,
-    storage_key: str,
-    expires_at: datetime,
-) -> bool:
-    """The file is published: the job becomes succeeded with everything about its file."""
-    return _update(
-        engine,
-        job_id,
-        state=JobState.SUCCEEDED,
-        row_count=row_count,
-        file_size_bytes=file_size_bytes,
-        sha256=sha256,
-        filename=filename,
-        content_type=content_type,
-        storage_key=storage_key,
-        expires_at=expires_at,
-        completed_at=utcnow(),
-        error_message=None,
-    )
-
-
-def mark_failed(engine: Engine, job_id: int, message: str) -> bool:
-    """The run failed or crashed; keep why."""
-    return _update(
-        engine,
-        job_id,
-        state=JobState.FAILED,
-        error_message=message[:4000],
-        completed_at=utcnow(),
-        dedupe_key=None,
-    )
-
-
-def mark_cancelled(
-    engine: Engine, job_id: int, message: str = "cancelled", *, only_if_queued: bool = False
-) -> bool:
-    """The job was cancelled before it finished (``only_if_queued``: not once it started)."""
-    states = frozenset({JobState.QUEUED}) if only_if_queued else None
-    return _update(
-        engine,
-        job_id,
-        from_states=states,
-        state=JobState.CANCELLED,
-        error_message=message,
-        completed_at=utcnow(),
-        dedupe_key=None,
-    )
-
-
-def mark_expired(engine: Engine, job_id: int) -> bool:
-    """The file is past retention and was deleted."""
-    stmt = (
-        update(ExportJob)
-        .where(ExportJob.id == job_id, ExportJob.state == JobState.SUCCEEDED)
-        .values(state=JobState.EXPIRED, storage_key=None, dedupe_key=None, updated_at=utcnow())
-    )
-    with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
 
 
 def expired_jobs(engine: Engine, now: datetime, limit: int = 500) -> list[ExportJob]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,6 +100,29 @@ class Settings(BaseSettings):
         ge=45,  # flow runs beat every 30 s (prefect.yaml; Prefect's minimum)
         description="A running flow run without a heartbeat this long is marked Crashed.",
     )
+    launch_deadline_seconds: float = Field(
+        300,
+        gt=0,
+        description="A job whose flow run could not be created for this long fails "
+        '("could not start") instead of waiting for ever.',
+    )
+    launch_lease_seconds: float = Field(
+        30, gt=0, description="How long a launcher holds a job it is launching."
+    )
+    reconcile_seconds: int = Field(
+        30, ge=5, description="How often the reconcile-exports flow brings jobs and runs in step."
+    )
+    job_heartbeat_seconds: float = Field(
+        10, gt=0, description="How often a running export says on its job row that it is alive."
+    )
+    job_stale_after_seconds: float = Field(
+        90,
+        gt=0,
+        description="A running job silent this long is failed (its run crashed) by the reconciler.",
+    )
+    local_start_grace_seconds: float = Field(
+        600, gt=0, description="A CLI job that has not started after this long is failed."
+    )
     task_runner: str = Field(
         "threads", pattern="^(threads|dask)$", description="How chunks run: threads or dask."
     )
@@ -106,6 +130,16 @@ class Settings(BaseSettings):
         "", description="Dask scheduler for task_runner=dask; empty starts a local cluster."
     )
     dask_workers: int = Field(2, ge=1, description="Processes of the local Dask cluster.")
+    catalog_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="More report catalogs to load: Python modules, each with a REPORTS tuple "
+        "(comma-separated, e.g. acme_reports); the built-in catalogs always load.",
+    )
+    surface_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="More surfaces to serve: Python modules, each with a SURFACE "
+        "(comma-separated); the three built-in surfaces always load.",
+    )
     demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
     prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
     prefect_api_url: str = Field(
@@ -113,6 +147,13 @@ class Settings(BaseSettings):
         validation_alias="PREFECT_API_URL",
         description="An existing Prefect server to use; empty means we start one on prefect_port.",
     )
+
+    @field_validator("catalog_modules", "surface_modules", mode="before")
+    @classmethod
+    def _module_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.documents import ColumnKind, ColumnSpec
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 ESCAPE_PREFIX = "'"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from xml.sax.saxutils import escape
 
-from report_exports.documents import Chart
+from catalog.documents import Chart
 
 PALETTE = ("#1f5f9e", "#e08a2c", "#2a9d8f", "#c44e52", "#7d5ba6", "#8a8a8a")
 INK, MUTED, GRID, AXIS = "#1f2933", "#616e7c", "#e4e7eb", "#9aa5b1"

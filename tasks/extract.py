@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
@@ -23,10 +23,11 @@ from sqlalchemy.engine import make_url
 
 from catalog.base import ReportSpec
 from catalog.chunks import Chunk
-from jobstore.store import job_engine, record_part_done
-from report_exports.documents import ColumnSpec
+from catalog.documents import ColumnSpec
+from jobstore.store import job_engine
+from jobstore.transitions import record_part_done
 from report_exports.memory import map_large_blocks
-from report_exports.settings import get_settings
+from report_exports.settings import Settings, get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.plan import OutputPlan
@@ -264,8 +265,6 @@ def _run_name() -> str:
     name="extract",
     task_run_name=_run_name,
     cache_policy=NO_CACHE,
-    retries=get_settings().extract_retries,
-    retry_delay_seconds=exponential_backoff(get_settings().extract_retry_delay_seconds),
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_on_transient,
 )
@@ -283,3 +282,11 @@ def extract(job: JobRef, chunk: Chunk, outputs: OutputPlan) -> PartRef:
     if not part.reused:
         record_part_done(job_engine(), job.job_id)
     return part
+
+
+def extract_with_retries(settings: Settings) -> Task[..., PartRef]:
+    """``extract`` with the retries the settings ask for (read when a run starts)."""
+    return extract.with_options(
+        retries=settings.extract_retries,
+        retry_delay_seconds=exponential_backoff(settings.extract_retry_delay_seconds),
+    )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from catalog.base import ReportParams, ReportSpec
 from catalog.registry import get_report, parse_params
+from jobstore.accounts import account_name
 from jobstore.store import get_job, job_engine
 
 
@@ -24,17 +25,20 @@ class ExportContext:
 
     ref: JobRef
     account_id: int
+    account_name: str | None
     report: ReportSpec
     params: ReportParams
 
 
 def load_context(job_id: int) -> ExportContext:
     """Read the job row and resolve its report and parameters."""
-    job = get_job(job_engine(), job_id)
+    engine = job_engine()
+    job = get_job(engine, job_id)
     report = get_report(job.surface, job.report_type)
     return ExportContext(
         ref=JobRef(job.id, job.report_type, job.format),
         account_id=job.account_id,
+        account_name=account_name(engine, job.account_id),
         report=report,
         params=parse_params(report, job.params),
     )

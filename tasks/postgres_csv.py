@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TIMESTAMP
 
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import ESCAPE_PREFIX, FORMULA_TRIGGERS
 from tasks.render_csv import LINE_TERMINATOR
 from tasks.source_reader import (

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
 
+from jobstore.store import job_engine
+from jobstore.transitions import set_pending_file
+from report_exports.errors import ExportError
 from storage.files import Storage, default_storage, published_key
 from tasks.job_context import JobRef, load_context
 from tasks.render import RenderedFile
@@ -37,9 +41,14 @@ def sha256_of(path: Path) -> str:
 
 
 def publish_file(
-    account_id: int, job_id: int, rendered: RenderedFile, storage: Storage
+    engine: Engine, account_id: int, job_id: int, rendered: RenderedFile, storage: Storage
 ) -> PublishedFile:
-    """Checksum (unless render made it), upload to a temporary key, then make it visible."""
+    """Checksum (unless render made it), name the key on the job row, then upload.
+
+    The job row learns the key before the file is visible, so a run killed between
+    publish and record leaves a failed job that names its file, which whoever fails it
+    deletes (hooks, the reconciler): no published file without a job that knows it.
+    """
     local = Path(rendered.path)
     key = published_key(account_id, job_id, rendered.filename)
     published = PublishedFile(
@@ -50,6 +59,8 @@ def publish_file(
         sha256=rendered.sha256 or sha256_of(local),
         row_count=rendered.row_count,
     )
+    if not set_pending_file(engine, job_id, key):
+        raise ExportError(f"job {job_id} is no longer running; not publishing its file")
     storage.put_atomic(local, key, move=True)
     local.unlink(missing_ok=True)
     return published
@@ -65,4 +76,4 @@ def publish_file(
 def publish(job: JobRef, rendered: RenderedFile) -> PublishedFile:
     """Publish the rendered file to storage."""
     ctx = load_context(job.job_id)
-    return publish_file(ctx.account_id, job.job_id, rendered, default_storage())
+    return publish_file(job_engine(), ctx.account_id, job.job_id, rendered, default_storage())

@@ -8,7 +8,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from jobstore.store import job_engine, mark_succeeded
+from jobstore.store import job_engine
+from jobstore.transitions import mark_succeeded
 from report_exports.errors import ExportError
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, staging_prefix

@@ -16,7 +16,6 @@ from prefect.cache_policies import NO_CACHE
 
 from catalog.base import PdfContext
 from catalog.registry import CONTENT_TYPES
-from demo_data.accounts import DEMO_ACCOUNTS
 from report_exports.errors import RenderError
 from report_exports.file_modes import private_file
 from report_exports.settings import get_settings
@@ -50,12 +49,9 @@ def export_filename(ctx: ExportContext) -> str:
     return f"{stem}{span}_job{ctx.ref.job_id}.{ctx.ref.format}"
 
 
-def account_label(account_id: int) -> str:
-    """How the account is named on documents (demo accounts by name, others by number)."""
-    for account in DEMO_ACCOUNTS:
-        if account.id == account_id:
-            return f"{account.name} (account {account_id})"
-    return f"Account {account_id}"
+def account_label(account_id: int, name: str | None) -> str:
+    """How the account is named on documents: its name in the job store, and its number."""
+    return f"{name} (account {account_id})" if name else f"Account {account_id}"
 
 
 def preload_renderer(fmt: str) -> threading.Thread | None:
@@ -96,7 +92,7 @@ def render_export(
             pdf_ctx = PdfContext(
                 report=report,
                 params=ctx.params,
-                account=account_label(ctx.account_id),
+                account=account_label(ctx.account_id, ctx.account_name),
                 generated_at=datetime.now(UTC),
                 table_rows=settings.pdf_table_rows,
                 rows_total=merged.source_rows,

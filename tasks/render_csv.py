@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import polars as pl
 
-from report_exports.documents import ColumnSpec
+from catalog.documents import ColumnSpec
 from tasks.cell_safety import neutralise_text, safe_frame
 
 LINE_TERMINATOR = "\r\n"  # RFC 4180 records end with CRLF

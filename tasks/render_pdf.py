@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from report_exports.documents import ColumnKind, PdfDocument, Section, Table
+from catalog.documents import ColumnKind, PdfDocument, Section, Table
 from tasks.charts import render_chart_svg
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

@@ -22,7 +22,7 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import neutralise_expr, neutralise_text, safe_frame
 
 EXCEL_MAX_ROWS = 1_048_576

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from jobstore.models import ExportJob, JobState
-from jobstore.store import expired_jobs, job_engine, mark_expired
+from jobstore.store import expired_jobs, job_engine
+from jobstore.transitions import mark_expired
 from report_exports.errors import StorageError, TransientStorageError
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, staging_prefix

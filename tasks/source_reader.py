@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, make_url
 
-from demo_data.schema import SQLITE_DATETIME_FORMAT
+from catalog.sources import SQLITE_DATETIME_FORMAT
 from report_exports.database import engine_for
 from report_exports.errors import QueryError, TransientSourceError
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog.registry import validate_request
+from cli.local_run import file_location, run_export_locally
 from jobstore.models import ExportJob
-from report_exports.local_run import file_location, run_export_locally
 
 DECEMBER = {"env": "live", "from": "2025-12-01", "to": "2025-12-31"}
 DEC_START, DEC_END = "2025-12-01 00:00:00", "2026-01-01 00:00:00"

@@ -13,13 +13,15 @@ from api_shim.deps import HiEnergyPrincipal
 from api_shim.downloads import signed_url
 from api_shim.errors import error_responses
 from api_shim.serialize import iso
-from api_shim.service import JobView, create_export, find_job, list_jobs, views
 from catalog.registry import CATALOGS
 from report_exports.settings import get_settings
+from submission.service import JobView, list_views, read, submit
+from surfaces.base import Phase
+from surfaces.hienergy import SURFACE as HIENERGY
 
-SURFACE = "hienergy"
+SURFACE = HIENERGY.name
 router = APIRouter(
-    prefix="/api/v1/exports",
+    prefix=HIENERGY.base_path,
     tags=["HiEnergy generative exports"],
     responses=error_responses(SURFACE, 400, 401, 503),
 )
@@ -155,12 +157,12 @@ async def create(body: CreateExport, principal: HiEnergyPrincipal) -> JSONRespon
     """Queue an export; identical requests are answered by the existing report."""
     params = {"search_params": body.search_params or {}, "index_params": body.index_params or {}}
     window = timedelta(seconds=get_settings().dedupe_window_seconds)
-    view, created = await create_export(
-        principal, SURFACE, body.report_type, None, params, reuse_completed_for=window
+    view, created = await submit(
+        principal, HIENERGY, body.report_type, None, params, reuse_completed_for=window
     )
     if created:
         return JSONResponse({"export": export_object(view), "deduped": False}, status_code=201)
-    if view.status.phase == "succeeded":
+    if view.status.phase == Phase.SUCCEEDED:
         return JSONResponse({"export": export_object(view), "deduped": True}, status_code=200)
     return JSONResponse({"export": export_object(view), "deduped": False}, status_code=409)
 
@@ -174,8 +176,8 @@ async def list_exports(
     principal: HiEnergyPrincipal, limit: int = Query(20, ge=1, le=100)
 ) -> dict[str, Any]:
     """Newest first; admins see their account's reports, others their own."""
-    jobs, _ = list_jobs(principal, SURFACE, limit=limit, own_only=not principal.is_admin)
-    exports = [export_object(v) for v in await views(SURFACE, jobs)]
+    found, _ = await list_views(principal, HIENERGY, limit=limit)
+    exports = [export_object(v) for v in found]
     return {"exports": exports, "meta": {"count": len(exports), "limit": limit}}
 
 
@@ -187,6 +189,4 @@ async def list_exports(
 )
 async def get_export(job_id: int, principal: HiEnergyPrincipal) -> dict[str, Any]:
     """The report; 404 when it is not in the caller's scope."""
-    job = find_job(principal, SURFACE, job_id=job_id, own_only=not principal.is_admin)
-    (view,) = await views(SURFACE, [job])
-    return {"export": export_object(view)}
+    return {"export": export_object(await read(principal, HIENERGY, job_id=job_id))}

@@ -13,18 +13,21 @@ from api_shim.deps import VerifyHumanPrincipal
 from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses
 from api_shim.serialize import iso
-from api_shim.service import JobView, cancel_queued, create_export, find_job, list_jobs, views
-from catalog.fields import DATE_SCHEMA, parse_date
+from catalog.fields import DATE_SCHEMA
 from catalog.registry import CATALOGS
-from catalog.verifyhuman import FORMATS, VerifyHumanParams
+from catalog.verifyhuman import FORMATS
+from catalog.verifyhuman_params import VerifyHumanParams
 from jobstore.accounts import Principal
+from submission.service import JobView, cancel_queued, list_views, read, submit
+from surfaces.base import Phase, PlanGate
+from surfaces.verifyhuman import SURFACE as VERIFYHUMAN
 
-SURFACE = "verifyhuman"
-ALLOWED_PLANS = ("growth", "pro", "enterprise")
-MAX_RANGE_DAYS = {"growth": 93, "pro": 366, "enterprise": 1096}
-PLAN_REQUIRED = "Export functionality requires Growth plan or higher"
+SURFACE = VERIFYHUMAN.name
+assert VERIFYHUMAN.plan_gate is not None
+PLAN_GATE: PlanGate = VERIFYHUMAN.plan_gate
+PLAN_REQUIRED = PLAN_GATE.refused_message
 router = APIRouter(
-    prefix="/api/reports/exports",
+    prefix=VERIFYHUMAN.base_path,
     tags=["VerifyHuman report exports"],
     responses=error_responses(
         SURFACE,
@@ -81,23 +84,7 @@ class CreateExport(BaseModel):
 
 
 def _require_plan(principal: Principal) -> None:
-    if principal.plan not in ALLOWED_PLANS:
-        raise ApiError(403, PLAN_REQUIRED)
-
-
-def _check_range(principal: Principal, params: dict[str, Any]) -> None:
-    try:  # read as validation reads them: date.fromisoformat alone takes "20250101"
-        days = (parse_date(params["to"]) - parse_date(params["from"])).days + 1
-    except (KeyError, ValueError):
-        return  # malformed dates are reported by validation, field by field
-    limit = MAX_RANGE_DAYS[principal.plan]
-    if days > limit:
-        raise ApiError(
-            400,
-            f"Date range exceeds plan limit ({limit} days on the "
-            f"{principal.plan.capitalize()} plan)",
-            field="to",
-        )
+    PLAN_GATE.require(principal.plan)
 
 
 def _summary(view: JobView) -> dict[str, Any]:
@@ -108,7 +95,7 @@ def _summary(view: JobView) -> dict[str, Any]:
         "format": job.format,
         "status": view.status.value,
     }
-    if view.status.phase in ("succeeded", "expired"):
+    if view.status.phase in (Phase.SUCCEEDED, Phase.EXPIRED):
         out["file_size_bytes"] = job.file_size_bytes
     out["created_at"] = iso(job.created_at)
     if job.completed_at is not None:
@@ -154,8 +141,7 @@ async def create(body: CreateExport, principal: VerifyHumanPrincipal) -> JSONRes
     if body.format not in FORMATS:
         raise ApiError(400, f"Invalid format. Must be one of: {', '.join(FORMATS)}", field="format")
     params = {"env": body.env, "from": body.from_, "to": body.to}
-    _check_range(principal, params)
-    view, _created = await create_export(principal, SURFACE, body.report_type, body.format, params)
+    view, _created = await submit(principal, VERIFYHUMAN, body.report_type, body.format, params)
     out = _detail(view)
     return JSONResponse(
         {
@@ -175,9 +161,11 @@ async def list_exports(
 ) -> dict[str, Any]:
     """Your account's export jobs, newest first, paginated."""
     _require_plan(principal)
-    jobs, total = list_jobs(principal, SURFACE, limit=per_page, offset=(page - 1) * per_page)
+    found, total = await list_views(
+        principal, VERIFYHUMAN, limit=per_page, offset=(page - 1) * per_page
+    )
     return {
-        "exports": [_summary(v) for v in await views(SURFACE, jobs)],
+        "exports": [_summary(v) for v in found],
         "total": total,
         "page": page,
         "pages": max(1, math.ceil(total / per_page)),
@@ -188,8 +176,7 @@ async def list_exports(
 async def get_export(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, Any]:
     """The job's status, params and, when it succeeded, its download URL."""
     _require_plan(principal)
-    (view,) = await views(SURFACE, [find_job(principal, SURFACE, job_id=job_id)])
-    return _detail(view)
+    return _detail(await read(principal, VERIFYHUMAN, job_id=job_id))
 
 
 @router.get(
@@ -210,8 +197,8 @@ async def get_export(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, 
 async def download(job_id: int, principal: VerifyHumanPrincipal) -> StreamingResponse:
     """The file of a succeeded job; 404 once it is past retention."""
     _require_plan(principal)
-    (view,) = await views(SURFACE, [find_job(principal, SURFACE, job_id=job_id)])
-    if view.status.phase in ("queued", "working"):
+    view = await read(principal, VERIFYHUMAN, job_id=job_id)
+    if not view.status.finished:
         raise ApiError(400, f"Export is not ready yet (status: {view.status.value})")
     if not view.status.file_available:
         raise ApiError(404, "Export file not found or expired")
@@ -222,5 +209,5 @@ async def download(job_id: int, principal: VerifyHumanPrincipal) -> StreamingRes
 async def cancel(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, Any]:
     """Cancel a job that has not started; running or finished jobs are refused (400)."""
     _require_plan(principal)
-    await cancel_queued(principal, SURFACE, job_id)
+    await cancel_queued(principal, VERIFYHUMAN, job_id=job_id)
     return {"message": "Export job cancelled", "id": job_id}

@@ -13,13 +13,15 @@ from api_shim.deps import WebhooksPrincipal
 from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses, request_id
 from api_shim.serialize import iso
-from api_shim.service import JobView, create_export, find_job, list_jobs, views
 from catalog.fields import TIMESTAMP_SCHEMA
 from jobstore.accounts import Principal
+from submission.service import JobView, list_views, read, submit
+from surfaces.base import Phase
+from surfaces.webhooks import SURFACE as WEBHOOKS
 
-SURFACE = "webhooks"
+SURFACE = WEBHOOKS.name
 router = APIRouter(
-    prefix="/v1/exports",
+    prefix=WEBHOOKS.base_path,
     tags=["Webhook message-log exports"],
     responses=error_responses(SURFACE, 400, 401, 503),
 )
@@ -64,7 +66,7 @@ class CreateExport(BaseModel):
 def export_object(view: JobView, principal: Principal) -> dict[str, Any]:
     """The seed's export object (filters as ``filter_*``)."""
     job, params = view.job, view.job.params
-    done = view.status.phase in ("succeeded", "expired")
+    done = view.status.phase in (Phase.SUCCEEDED, Phase.EXPIRED)
     return {
         "id": job.public_id,
         "project_id": principal.project_id,
@@ -115,7 +117,7 @@ async def create(
 ) -> JSONResponse:
     """Queue a CSV export of the project's messages in a time range."""
     params = body.model_dump(exclude_none=True)
-    view, created = await create_export(principal, SURFACE, REPORT, "csv", params)
+    view, created = await submit(principal, WEBHOOKS, REPORT, "csv", params)
     return _envelope(request, export_object(view, principal), 201 if created else 200)
 
 
@@ -124,8 +126,8 @@ async def list_exports(
     request: Request, principal: WebhooksPrincipal, limit: int = Query(20, ge=1, le=100)
 ) -> JSONResponse:
     """The project's exports, newest first."""
-    jobs, _ = list_jobs(principal, SURFACE, limit=limit)
-    return _envelope(request, [export_object(v, principal) for v in await views(SURFACE, jobs)])
+    found, _ = await list_views(principal, WEBHOOKS, limit=limit)
+    return _envelope(request, [export_object(v, principal) for v in found])
 
 
 @router.get("/{export_id}", summary="Get export", responses=error_responses(SURFACE, 404))
@@ -133,8 +135,7 @@ async def get_export(
     export_id: ExportId, request: Request, principal: WebhooksPrincipal
 ) -> JSONResponse:
     """Status, row count and file size of one export."""
-    job = find_job(principal, SURFACE, public_id=_public_id(export_id))
-    (view,) = await views(SURFACE, [job])
+    view = await read(principal, WEBHOOKS, public_id=_public_id(export_id))
     return _envelope(request, export_object(view, principal))
 
 
@@ -155,9 +156,8 @@ async def get_export(
 )
 async def download(export_id: ExportId, principal: WebhooksPrincipal) -> StreamingResponse:
     """The CSV of a completed export; 404 once it has expired."""
-    job = find_job(principal, SURFACE, public_id=_public_id(export_id))
-    (view,) = await views(SURFACE, [job])
-    if view.status.phase in ("queued", "working"):
+    view = await read(principal, WEBHOOKS, public_id=_public_id(export_id))
+    if not view.status.finished:
         raise ApiError(409, f"Export is not ready yet (status: {view.status.value})")
     if not view.status.file_available:
         raise ApiError(404, "Export file not found or expired")

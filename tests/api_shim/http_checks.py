@@ -107,3 +107,19 @@ def expect_error(
     elif field:
         assert field.rsplit(".", 1)[-1] in text, f"the message should name {field}: {body}"
     return text
+
+
+def launched_run_id(public_id: str, timeout: float = 30) -> str:
+    """The flow run the API's background delivery made for a job (waits for the launch)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with job_engine().connect() as conn:
+            run_id = conn.execute(
+                select(ExportJob.flow_run_id).where(ExportJob.public_id == public_id)
+            ).scalar_one()
+        if run_id is not None:
+            return str(run_id)
+        assert time.monotonic() < deadline, f"job {public_id} was never launched"
+        time.sleep(0.05)

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 
 from jobstore.models import ExportJob
 from jobstore.store import job_engine
-from tests.api_shim.http_checks import runner_paused
+from tests.api_shim.http_checks import launched_run_id, runner_paused
 from tests.factories import DEC_END, DEC_START, DECEMBER, query
 
 FINAL = {"succeeded", "failed", "cancelled", "completed", "expired"}
@@ -164,10 +164,7 @@ def test_a_crashed_run_reads_failed_even_without_a_hook(stack) -> None:
     }
     with runner_paused(stack):
         created = wh.post("/v1/exports", json=body).json()["data"]
-        with job_engine().connect() as conn:
-            run_id = conn.execute(
-                select(ExportJob.flow_run_id).where(ExportJob.public_id == created["id"])
-            ).scalar_one()
+        run_id = launched_run_id(created["id"])
 
         async def crash() -> None:
             async with get_client() as client:

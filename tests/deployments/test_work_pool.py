@@ -346,7 +346,15 @@ def test_killed_worker_and_flow_run_read_failed_and_publish_nothing(cluster: Clu
     done = _poll(acme, job["id"], 150)
     assert time.monotonic() - killed_at < 120
     assert done["status"] == "failed"
-    assert "crashed" in done["error"] and "heartbeat" in done["error"], done
+    assert done["error"] == "run crashed: the export process stopped before it finished", done
+    with engine_for(cluster.jobs_url).connect() as conn:
+        row = conn.execute(
+            select(ExportJob.state, ExportJob.dedupe_key, ExportJob.error_detail).where(
+                ExportJob.id == job["id"]
+            )
+        ).one()
+    assert row.state == "failed" and row.dedupe_key is None, row
+    assert row.error_detail, "operators see why the run crashed"
     assert "download_url" not in done
     published = cluster.var / "files" / "exports" / "account-1" / f"job-{job['id']}"
     assert not published.exists()

@@ -15,9 +15,9 @@ from distributed import Client, LocalCluster, get_task_stream
 from prefect_dask import DaskTaskRunner
 
 from catalog.registry import validate_request
+from cli.local_run import file_location, run_export_locally
 from flows.task_runners import chunk_task_runner
-from report_exports.local_run import file_location, run_export_locally
-from report_exports.settings import Settings
+from report_exports.settings import Settings, get_settings
 from tests.factories import read_csv, run_export
 
 QUARTER = {"env": "live", "from": "2025-10-01", "to": "2025-12-31"}
@@ -33,13 +33,19 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 def test_chunks_run_in_several_processes_and_the_file_is_the_same(
-    prefect_server: str, demo_source: str, cluster: LocalCluster
+    prefect_server: str, demo_source: str, cluster: LocalCluster, monkeypatch
 ) -> None:
     request = validate_request("verifyhuman", "full-v21", "csv", QUARTER)
-    with Client(cluster.scheduler_address) as client, get_task_stream(client) as stream:
-        job = run_export_locally(
-            request, 1, task_runner=DaskTaskRunner(address=cluster.scheduler_address)
-        )
+    # Read when the run starts: no option frozen into the flow when it was imported.
+    monkeypatch.setenv("REPORT_EXPORTS_TASK_RUNNER", "dask")
+    monkeypatch.setenv("REPORT_EXPORTS_DASK_ADDRESS", cluster.scheduler_address)
+    get_settings.cache_clear()
+    try:
+        with Client(cluster.scheduler_address) as client, get_task_stream(client) as stream:
+            job = run_export_locally(request, 1)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert job.state == "succeeded", job.error_message
     assert job.parts_total is not None and job.parts_total >= 6  # 200-row chunks in tests
     extract_workers = {t["worker"] for t in stream.data if "extract" in str(t["key"])}

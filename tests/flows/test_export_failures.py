@@ -19,9 +19,9 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
 from catalog.registry import validate_request
+from cli.local_run import run_export_locally
 from jobstore.store import get_job, job_engine
 from report_exports.database import engine_for
-from report_exports.local_run import run_export_locally
 from report_exports.settings import get_settings
 from storage.files import default_storage, staging_prefix
 from tests.factories import DEC_END, DEC_START, DECEMBER, query, read_csv
@@ -133,7 +133,9 @@ def test_a_permanent_failure_is_recorded_and_nothing_is_published(sqlalchemy_rea
     faults = sqlalchemy_reader(ChunkFaults(sa_exc.ProgrammingError, "no such column: credits", 99))
     job = run_export_locally(validate_request("verifyhuman", "full", "csv", DECEMBER), 1)
     assert job.state == "failed"
-    assert "no such column: credits" in (job.error_message or "")
+    # Clients read what kind of failure it was; operators the source's own words.
+    assert job.error_message == "The report's data source could not answer the report's query"
+    assert "no such column: credits" in (job.error_detail or "")
     assert job.storage_key is None and job.file_size_bytes is None
     storage = default_storage()
     assert storage.list_keys(f"exports/account-1/job-{job.id}") == []

@@ -9,12 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from jobstore import store
-from jobstore.migrations import HEAD_REVISION, current_revision, head_revision, upgrade_to_head
+from jobstore.migrations import (
+    BASELINE_REVISION,
+    HEAD_REVISION,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade_to_head,
+)
 from jobstore.models import Base
 from report_exports.database import engine_for
 from report_exports.settings import PROJECT_ROOT as ROOT
@@ -56,19 +64,26 @@ def test_migrated_schema_is_the_models_schema(empty_url: str) -> None:
 
 def test_store_made_before_migrations_is_stamped_and_keeps_its_rows(empty_url: str) -> None:
     engine = engine_for(empty_url)
-    Base.metadata.create_all(engine)  # how the store was made before migrations
-    job = store.create_job(
-        engine,
-        surface="webhooks",
-        account_id=2,
-        report_type="message-log",
-        fmt="csv",
-        params={},
-    )
+    # How the store was made before migrations: create_all of the baseline models, which
+    # are exactly revision 0001's tables, and no alembic_version.
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(empty_url, conn), BASELINE_REVISION)
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(
+            text(
+                "INSERT INTO export_jobs (public_id, surface, account_id, report_type, format,"
+                " params, params_hash, state, parts_done, created_at, updated_at) VALUES"
+                " ('0190-old', 'webhooks', 2, 'message-log', 'csv', '{}', 'h', 'succeeded', 0,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        job_id = conn.execute(text("SELECT id FROM export_jobs")).scalar_one()
     upgrade_to_head(engine)
     with engine.connect() as conn:
         assert current_revision(conn) == head_revision()
-    assert store.get_job(engine, job.id).surface == "webhooks"
+    old = store.get_job(engine, job_id)
+    assert old.surface == "webhooks" and old.state == "succeeded"
+    assert old.launch_mode == "deployment" and old.rows_done == 0  # the new columns' defaults
     assert _differences(empty_url) == []
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from jobstore import store
-from jobstore.models import JobState
 from report_exports.database import engine_for
 from report_exports.errors import NotFoundError
 
@@ -32,47 +29,6 @@ def _job(engine):
     )
 
 
-def test_job_lifecycle_and_progress(engine) -> None:
-    job = _job(engine)
-    assert job.state == JobState.QUEUED and uuid.UUID(job.public_id).version == 7
-    assert store.mark_running(engine, job.id, flow_run_id=None, parts_total=3, parts_done=1)
-    store.record_part_done(engine, job.id)
-    assert store.get_job(engine, job.id).parts_done == 2
-    expires = datetime.now(UTC) + timedelta(hours=24)
-    assert store.mark_succeeded(
-        engine,
-        job.id,
-        row_count=5,
-        file_size_bytes=10,
-        sha256="0" * 64,
-        filename="f.pdf",
-        content_type="application/pdf",
-        storage_key="k",
-        expires_at=expires,
-    )
-    done = store.get_job(engine, job.id)
-    assert done.state == JobState.SUCCEEDED and done.expires_at == expires.replace(
-        microsecond=done.expires_at.microsecond
-    )
-    assert done.created_at.tzinfo is not None
-
-
-def test_finished_jobs_do_not_change_state(engine) -> None:
-    job = _job(engine)
-    assert store.mark_cancelled(engine, job.id)
-    assert not store.mark_running(engine, job.id, flow_run_id=None, parts_total=1, parts_done=0)
-    assert not store.mark_failed(engine, job.id, "late failure")
-    assert store.get_job(engine, job.id).state == JobState.CANCELLED
-
-
-def test_a_failed_job_may_run_again_when_its_flow_run_is_retried(engine) -> None:
-    job = _job(engine)
-    store.mark_failed(engine, job.id, "boom")
-    assert store.mark_running(engine, job.id, flow_run_id=None, parts_total=2, parts_done=2)
-    again = store.get_job(engine, job.id)
-    assert again.state == JobState.RUNNING and again.error_message is None
-
-
 def test_unknown_job_is_not_found(engine) -> None:
     with pytest.raises(NotFoundError):
         store.get_job(engine, 999)
@@ -83,3 +39,12 @@ def test_identical_requests_share_a_fingerprint() -> None:
     two = store.params_fingerprint("verifyhuman", 1, "overview", "pdf", {"b": 2, "a": 1})
     other = store.params_fingerprint("verifyhuman", 2, "overview", "pdf", {"a": 1, "b": 2})
     assert one == two != other
+
+
+def test_a_members_request_never_shares_another_users_job(engine) -> None:
+    args = dict(surface="hienergy", account_id=1, report_type="deals_excel", fmt="xlsx", params={})
+    admin, created = store.create_job_once(engine, **args, scope="admin@acme")
+    member, member_created = store.create_job_once(engine, **args, scope="member@acme")
+    again, again_created = store.create_job_once(engine, **args, scope="member@acme")
+    assert created and member_created and not again_created
+    assert admin.id != member.id == again.id

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner
 
+from cli.main import app
 from jobstore.accounts import hash_key
-from report_exports.cli import app
 from tests.api_shim.http_checks import HE, HTTP_TIMEOUT, VH, WH, expect_error
 
 runner = CliRunner()

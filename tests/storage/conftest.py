@@ -217,7 +217,7 @@ def export_job(
 ) -> ExportJob:
     """One December export of account 1 through the real flow, with the current settings."""
     from catalog.registry import validate_request
-    from report_exports.local_run import run_export_locally
+    from cli.local_run import run_export_locally
     from tests.factories import DECEMBER
 
     params: dict[str, Any] = DECEMBER if surface == "verifyhuman" else {"search_params": {}}

@@ -38,8 +38,13 @@ def _attempts(job_id: int, task: str) -> int:
 
 
 def _reason_of(job: ExportJob) -> str:
+    """What operators read of the failure; clients read only a classified sentence."""
     assert job.state == "failed", f"job {job.id} is {job.state}, expected failed"
-    return job.error_message or ""
+    assert job.error_message in {
+        "The file could not be stored",
+        "The file could not be stored; please try again",
+    }, job.error_message
+    return job.error_detail or ""
 
 
 def test_missing_bucket_fails_the_job_clearly_and_writes_nothing(s3_server: S3Server) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import FORMULA_TRIGGERS, neutralise_expr, neutralise_text, safe_frame
 
 # Text made mostly of triggers and quotes, so the edge cases come up often.

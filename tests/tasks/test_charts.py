@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from report_exports.documents import Chart, ChartSeries
+from catalog.documents import Chart, ChartSeries
 from tasks.charts import MAX_BARS, axis_labels, nice_ticks, render_chart_svg
 
 NS = "{http://www.w3.org/2000/svg}"

@@ -7,8 +7,8 @@ from polars.testing import assert_frame_equal
 from sqlalchemy import select
 
 from catalog.registry import get_report, parse_params
+from catalog.sources import verification_events as events
 from catalog.verifyhuman import SOURCE_COLUMNS
-from demo_data.schema import verification_events as events
 from tasks.extract import summarise_batches
 from tasks.job_context import ExportContext, JobRef
 from tasks.plan import output_plan
@@ -18,7 +18,7 @@ from tasks.source_reader import read_batches
 def test_batch_partials_merge_to_the_whole_chunks_sections(demo_source: str) -> None:
     report = get_report("verifyhuman", "full-v21")
     params = parse_params(report, {"env": "live", "from": "2025-09-01", "to": "2026-02-28"})
-    ctx = ExportContext(JobRef(1, report.name, "pdf"), 1, report, params)
+    ctx = ExportContext(JobRef(1, report.name, "pdf"), 1, "acme", report, params)
     outputs = output_plan(report, "pdf", 25, params)
     stmt = (
         select(*(events.c[c] for c in SOURCE_COLUMNS))

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from catalog.base import ReportParams
 from catalog.registry import get_report, validate_request
+from catalog.sources import verification_events as events
 from demo_data.generate import generate
-from demo_data.schema import verification_events as events
 from report_exports.database import engine_for
 from tasks.plan import estimate_chunks
 from tests.postgres import scratch_database, server_url

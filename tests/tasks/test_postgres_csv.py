@@ -42,10 +42,10 @@ from sqlalchemy import (
     select,
 )
 
+from catalog.documents import ColumnKind as K
+from catalog.documents import ColumnSpec
 from catalog.registry import CATALOGS, validate_request
 from demo_data.generate import generate
-from report_exports.documents import ColumnKind as K
-from report_exports.documents import ColumnSpec
 from report_exports.errors import QueryError, TransientSourceError
 from tasks.extract import write_csv_batches, write_csv_part
 from tasks.plan import base_query, global_order

@@ -23,7 +23,7 @@ def _full_csv(tmp_path: Path, *rows_keys: str) -> tuple[ExportContext, MergedExp
     """Job 7, VerifyHuman's full CSV, with one CSV part staged; the parts named, and scratch."""
     report = get_report("verifyhuman", "full")
     params = parse_params(report, {"env": "live", "from": "2025-12-01", "to": "2025-12-31"})
-    ctx = ExportContext(JobRef(7, report.name, "csv"), 1, report, params)
+    ctx = ExportContext(JobRef(7, report.name, "csv"), 1, "acme", report, params)
     storage = Storage.from_url(str(tmp_path / "files"))
     part = tmp_path / "rows.csv"
     part.write_bytes(b"1,2\r\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import FORMULA_TRIGGERS
 from tasks.render_csv import concat_csv, header_record, render_csv, write_csv_records
 

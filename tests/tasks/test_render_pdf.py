@@ -13,7 +13,7 @@ import pytest
 import weasyprint
 from pypdf import PdfReader
 
-from report_exports.documents import (
+from catalog.documents import (
     Chart,
     ChartSeries,
     ColumnKind,

@@ -15,7 +15,7 @@ import xlsxwriter
 from python_calamine import CalamineWorkbook
 
 import tasks.render_xlsx as render_xlsx_module
-from report_exports.documents import ColumnKind, ColumnSpec
+from catalog.documents import ColumnKind, ColumnSpec
 from tasks.cell_safety import FORMULA_TRIGGERS
 from tasks.render_xlsx import EXCEL_MAX_ROWS, render_xlsx, sheet_names, split_rows
 

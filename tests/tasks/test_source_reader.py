@@ -22,9 +22,9 @@ from sqlalchemy import column, func, literal, literal_column, select, table
 from sqlalchemy.engine import make_url
 
 from catalog.registry import get_report
+from catalog.sources import verification_events
 from catalog.verifyhuman import SCHEMA, SOURCE_COLUMNS
 from demo_data.generate import generate
-from demo_data.schema import verification_events
 from report_exports.errors import QueryError, TransientSourceError
 from tasks.extract import write_batches
 from tasks.plan import base_query
@@ -261,7 +261,7 @@ def test_reading_loads_neither_pyarrow_dataset_nor_pandas(sqlite_source: str) ->
 
     probe = (
         "import sys; from sqlalchemy import select; "
-        "from demo_data.schema import verification_events as e; "
+        "from catalog.sources import verification_events as e; "
         "from tasks.source_reader import read_frame; "
         "q = select(e.c.id).where(e.c.env == 'live', e.c.risk_score > 1.5).limit(3); "
         f"f = read_frame(q, {sqlite_source!r}, {{}}, 'adbc'); "

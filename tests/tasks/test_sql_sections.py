@@ -61,7 +61,7 @@ def test_server_partials_equal_the_polars_partials(
     report = CATALOGS[surface][name]
     fmt = "pdf" if "pdf" in report.formats else report.default_format
     params = validate_request(surface, name, fmt, PARAMS[surface]).params
-    ctx = ExportContext(JobRef(1, name, fmt), 1, report, params)
+    ctx = ExportContext(JobRef(1, name, fmt), 1, "acme", report, params)
     outputs = output_plan(report, fmt, 25, params)
     start, end = WINDOWS[window]
     query = report.query(params, 1).where(report.chunk_column >= start, report.chunk_column < end)

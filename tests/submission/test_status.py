@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect.client.schemas.objects import StateType
 
-from api_shim.status import RunState, surface_status
+from submission.status import RunState, surface_status
 
 EXPECTED = {  # Prefect state (type, name) of a job that is not finished: per surface
     ("SCHEDULED", "Scheduled"): ("queued", "pending", "pending"),
@@ -40,7 +40,8 @@ def test_unfinished_jobs_follow_their_flow_run(state, names, job_state) -> None:
         assert status.value == expected, (surface, state)
         assert status.file_available is False, "never succeeded without its file"
         if state[0] in ("FAILED", "CRASHED"):
-            assert status.error and "boom" in status.error
+            # Prefect's state message is for operators: clients get a plain reason.
+            assert status.error and "boom" not in status.error
         if state[0] == "CRASHED":
             assert "crashed" in status.error
 

@@ -73,9 +73,9 @@ def build_params(
 
 
 def _run(request: ExportRequest, account: int) -> None:
+    from cli.local_run import file_location, run_export_locally
     from demo_data.generate import ensure_demo_source
     from deployments.local_server import ensure_prefect_server
-    from report_exports.local_run import file_location, run_export_locally
 
     settings = get_settings()
     ensure_demo_source(settings.source_url, settings.demo_rows)

@@ -8,8 +8,9 @@ from typing import Any
 
 from catalog.registry import ExportRequest
 from jobstore.models import ExportJob
-from jobstore.store import create_job, get_job, init_store, job_engine
+from jobstore.store import get_job, init_store, job_engine
 from storage.files import default_storage
+from submission.service import create_local_job
 
 ProgressCallback = Callable[[ExportJob], None]
 
@@ -20,12 +21,11 @@ def run_export_locally(
     *,
     on_progress: ProgressCallback | None = None,
     poll_seconds: float = 0.3,
-    task_runner: Any = None,
 ) -> ExportJob:
     """Create the job row, run the export flow to its end, return the final job row.
 
     The caller must have pointed this process at a Prefect server (ensure_prefect_server)
-    before prefect is imported. ``task_runner`` replaces the one the settings choose.
+    before prefect is imported. Chunks run where the settings say (``task_runner``).
     """
     from flows.export_report import export_report  # imports prefect: after the env is set
     from tasks.render import preload_renderer
@@ -35,24 +35,11 @@ def run_export_locally(
     preload_renderer(request.format)
     engine = job_engine()
     init_store(engine)
-    job = create_job(
-        engine,
-        surface=request.report.surface,
-        account_id=account_id,
-        report_type=request.report.name,
-        fmt=request.format,
-        params=request.params_json(),
-        requested_by="cli",
-    )
+    job = create_local_job(request, account_id, requested_by="cli")
     outcome: dict[str, Any] = {}
 
     def target() -> None:
-        flow = (
-            export_report
-            if task_runner is None
-            else export_report.with_options(task_runner=task_runner)
-        )
-        outcome["state"] = flow(job.id, return_state=True)
+        outcome["state"] = export_report(job.id, return_state=True)
 
     worker = threading.Thread(target=target, name=f"export-job-{job.id}", daemon=True)
     worker.start()

@@ -1,0 +1,1 @@
+"""The submission service: the one way in for the API, the CLI, the recurring flow and the page."""

@@ -1,0 +1,209 @@
+"""Creating, cancelling and reading flow runs. Nothing here runs pipeline code.
+
+Every Prefect call here turns off the client's own retries (2 s and longer backoffs on a
+503 from a busy SQLite server) and retries briefly itself: callers are a background
+delivery loop and the reconciler, which try again later anyway, and a request that reads
+run states should not stall for seconds. Failures leave as :class:`LaunchError`, whose
+text is for logs only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from jobstore.models import ExportJob
+from report_exports.settings import get_settings
+from submission.status import RunState
+
+EXPORT_DEPLOYMENT = "export-report/export-report"
+ATTEMPTS = 4
+FIRST_BACKOFF_SECONDS = 0.05
+
+T = TypeVar("T")
+
+
+class LaunchError(Exception):
+    """The Prefect server could not be reached or refused the call (text for logs only)."""
+
+
+def account_queue(account_id: int) -> str:
+    """The work queue, and the global concurrency limit, of an account's exports."""
+    return f"account-{account_id}"
+
+
+def run_tags(job: ExportJob) -> list[str]:
+    """Tags of an export's flow run: account, report type, format and surface."""
+    return [
+        f"account:{job.account_id}",
+        f"report:{job.report_type}",
+        f"format:{job.format}",
+        f"surface:{job.surface}",
+    ]
+
+
+def idempotency_key(job: ExportJob) -> str:
+    """One flow run per job, however many launchers race: Prefect returns the first."""
+    return f"export-job-{job.public_id}"
+
+
+async def _call(action: Callable[[Any], Awaitable[T]], doing: str) -> T:
+    """``action(client)`` with brief retries of our own and none of the client's."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    delay = FIRST_BACKOFF_SECONDS
+    for attempt in range(ATTEMPTS):
+        try:
+            with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}):
+                async with get_client() as client:
+                    return await action(client)
+        except ObjectNotFound:
+            raise
+        except Exception as exc:  # refused connection, 5xx, timeout: all worth a retry
+            if attempt == ATTEMPTS - 1:
+                raise LaunchError(f"{doing}: {type(exc).__name__}: {exc}") from exc
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay *= 4
+    raise AssertionError("unreachable")
+
+
+_deployments: dict[str, tuple[uuid.UUID, str | None]] = {}
+
+
+async def _deployment(refresh: bool = False) -> tuple[uuid.UUID, str | None]:
+    """The export-report deployment's id and work pool (cached; ``refresh`` reads again)."""
+    if refresh or EXPORT_DEPLOYMENT not in _deployments:
+
+        async def read(client: Any) -> Any:
+            return await client.read_deployment_by_name(EXPORT_DEPLOYMENT)
+
+        deployment = await _call(read, "could not read the export deployment")
+        _deployments[EXPORT_DEPLOYMENT] = (deployment.id, deployment.work_pool_name)
+    return _deployments[EXPORT_DEPLOYMENT]
+
+
+async def launch(job: ExportJob) -> str:
+    """Create the job's flow run on the export-report deployment (idempotent); its id."""
+    from prefect.exceptions import ObjectNotFound
+
+    for refresh in (False, True):  # a redeployed (or wiped) server has a new deployment id
+        try:
+            deployment_id, pool = await _deployment(refresh)
+            queue = await _account_queue(pool, job.account_id)
+
+            async def create(
+                client: Any, deployment_id: uuid.UUID = deployment_id, queue: str | None = queue
+            ) -> Any:
+                return await client.create_flow_run_from_deployment(
+                    deployment_id,
+                    parameters={"job_id": job.id},
+                    name=f"export job {job.id}",
+                    tags=run_tags(job),
+                    idempotency_key=idempotency_key(job),
+                    work_queue_name=queue,
+                )
+
+            flow_run = await _call(create, f"could not launch export job {job.id}")
+            return str(flow_run.id)
+        except ObjectNotFound as exc:
+            if refresh:
+                raise LaunchError(f"export deployment missing: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+_ready_queues: set[tuple[str, str]] = set()
+
+
+async def _account_queue(pool: str | None, account_id: int) -> str | None:
+    """On a work pool, the account's queue (made on first use with the account limit).
+
+    Two limits of the same size, made on first use: the account's work queue, which
+    workers take runs from only while it is under its limit (so one account's burst waits
+    in its queue while other accounts' runs go ahead), and the global concurrency limit
+    ``account-N`` that the flow holds while it works (the queue check is made when a
+    worker polls, so two workers polling at once can both take the last slot; the global
+    limit is exact). Served deployments (``report-exports up``) have no work pool: no
+    queue, no limit, and ``serve_limit`` caps all runs.
+    """
+    limit = get_settings().account_concurrency
+    if pool is None or limit == 0:
+        return None
+    name = account_queue(account_id)
+    if (pool, name) not in _ready_queues:
+        await _call(lambda client: _ensure_queue(client, pool, name, limit), "queue set-up")
+        _ready_queues.add((pool, name))
+    return name
+
+
+async def _ensure_queue(client: Any, pool: str, name: str, limit: int) -> None:
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    await client.upsert_global_concurrency_limit_by_name(name, limit)
+    try:
+        queue = await client.read_work_queue_by_name(name, work_pool_name=pool)
+    except ObjectNotFound:
+        try:
+            await client.create_work_queue(name, work_pool_name=pool, concurrency_limit=limit)
+            return
+        except ObjectAlreadyExists:  # another API process made it first
+            queue = await client.read_work_queue_by_name(name, work_pool_name=pool)
+    if queue.concurrency_limit != limit:
+        await client.update_work_queue(queue.id, concurrency_limit=limit)
+
+
+async def cancel(flow_run_id: str, message: str = "cancelled by the client") -> None:
+    """Cancel a flow run (a scheduled run becomes Cancelled; a running one Cancelling)."""
+    from prefect.states import Cancelled
+
+    async def set_state(client: Any) -> None:
+        await client.set_flow_run_state(
+            uuid.UUID(flow_run_id), Cancelled(message=message), force=True
+        )
+
+    await _call(set_state, "could not cancel the run")
+
+
+async def mark_run_crashed(flow_run_id: str, message: str) -> None:
+    """Tell Prefect a run is dead (its job's heartbeat stopped), so both agree."""
+    from prefect.states import Crashed
+
+    async def set_state(client: Any) -> None:
+        await client.set_flow_run_state(
+            uuid.UUID(flow_run_id), Crashed(message=message), force=True
+        )
+
+    await _call(set_state, "could not mark the run crashed")
+
+
+async def read_run_states(flow_run_ids: Iterable[str]) -> dict[str, RunState]:
+    """States of many flow runs in one call (missing runs are simply absent)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    ids = sorted({i for i in flow_run_ids if i})
+    if not ids:
+        return {}
+    found: dict[str, RunState] = {}
+    for start in range(0, len(ids), 200):  # the server's page limit
+        batch = [uuid.UUID(i) for i in ids[start : start + 200]]
+
+        async def read(client: Any, batch: list[uuid.UUID] = batch) -> Any:
+            return await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=batch)),
+                limit=len(batch),
+                sort=FlowRunSort.ID_DESC,
+            )
+
+        for run in await _call(read, "could not read flow runs"):
+            if run.state is not None:
+                found[str(run.id)] = RunState(
+                    type=run.state.type.value,
+                    name=run.state.name or "",
+                    message=run.state.message or "",
+                )
+    return found

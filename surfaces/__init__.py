@@ -1,0 +1,1 @@
+"""Surfaces: the public API dialects, each declared in one module (see ``surfaces.base``)."""

@@ -1,0 +1,73 @@
+"""The launch outbox: one launcher at a time holds a job, leases run out, launches stick."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from jobstore import outbox, store, transitions
+from jobstore.models import LaunchMode, utcnow
+from report_exports.database import engine_for
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = engine_for(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.init_store(engine)
+    return engine
+
+
+def _job(engine, **extra):
+    return store.create_job(
+        engine,
+        surface="webhooks",
+        account_id=1,
+        report_type="message-log",
+        fmt="csv",
+        params={},
+        **extra,
+    )
+
+
+def test_concurrent_launchers_never_claim_the_same_job(engine) -> None:
+    ids = {_job(engine).id for _ in range(30)}
+    claims: list[list[int]] = []
+
+    def launcher() -> None:  # claims until nothing waits (a pass may lose every race)
+        while batch := outbox.claim_launches(engine, lease=timedelta(seconds=30), limit=8):
+            claims.append([j.id for j in batch])
+
+    threads = [threading.Thread(target=launcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    taken = [job_id for claim in claims for job_id in claim]
+    assert len(taken) == len(set(taken)), "no job claimed twice"
+    assert set(taken) == ids, "every waiting job was claimed by someone"
+
+
+def test_a_lease_runs_out_and_a_launched_job_leaves_the_outbox(engine) -> None:
+    job = _job(engine)
+    (claimed,) = outbox.claim_launches(engine, lease=timedelta(seconds=30))
+    assert claimed.id == job.id and claimed.launch_attempts == 1
+    assert outbox.claim_launches(engine, lease=timedelta(seconds=30)) == [], "held"
+    later = utcnow() + timedelta(seconds=31)
+    (again,) = outbox.claim_launches(engine, lease=timedelta(seconds=30), now=later)
+    assert again.launch_attempts == 2, "the dead launcher's lease ran out"
+    assert outbox.record_launch(engine, job.id, "run-1")
+    assert outbox.claim_launches(engine, lease=timedelta(0), now=later + timedelta(hours=1)) == []
+    assert outbox.pending_launches(engine) == 0
+
+
+def test_young_cli_and_finished_jobs_are_not_claimed(engine) -> None:
+    young = _job(engine)
+    _job(engine, launch_mode=LaunchMode.LOCAL)
+    cancelled = _job(engine)
+    transitions.mark_cancelled(engine, cancelled.id)
+    assert outbox.claim_launches(engine, lease=timedelta(1), older_than=timedelta(minutes=1)) == []
+    (only,) = outbox.claim_launches(engine, lease=timedelta(seconds=1))
+    assert only.id == young.id
