@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import exc as sa_exc
+from starlette.types import ASGIApp
 
 from api_shim.body_limit import BodySizeLimit
-from api_shim.downloads import file_present, file_response, verify
+from api_shim.downloads import file_present, file_response, file_responses, verify
 from api_shim.errors import (
     ApiError,
     error_response,
@@ -20,12 +21,27 @@ from api_shim.errors import (
     service_unavailable,
     surface_of,
 )
+from api_shim.headers import ResponseHeaders
 from api_shim.routers import hienergy, verifyhuman, webhooks
+from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 from submission import delivery
 
 logger = logging.getLogger(__name__)
+EXPORT_PREFIXES = tuple(r.prefix for r in (verifyhuman.router, hienergy.router, webhooks.router))
+
+
+class ReportExportsAPI(FastAPI):
+    """FastAPI with the response headers outside everything, its 500 handler included.
+
+    Middleware added with ``add_middleware`` runs inside Starlette's ServerErrorMiddleware,
+    which answers unexpected exceptions itself; wrapping the built stack covers those too.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack, wrapped in ResponseHeaders."""
+        return ResponseHeaders(super().build_middleware_stack(), no_store_prefixes=EXPORT_PREFIXES)
 
 
 def create_app() -> FastAPI:
@@ -45,7 +61,7 @@ def create_app() -> FastAPI:
             delivery.install(None)
             await launcher.stop()
 
-    app = FastAPI(
+    app = ReportExportsAPI(
         title="Report Exports",
         version="1.0.0",
         description="VerifyHuman, HiEnergy and webhook message-log export APIs, "
@@ -79,7 +95,8 @@ def create_app() -> FastAPI:
         tags=["Downloads"],
         summary="Download a file through a signed, expiring URL",
         response_class=StreamingResponse,
-        responses=error_responses(
+        responses=file_responses(*FORMATS)
+        | error_responses(
             surface_of("/files/"),
             400,
             403,

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 from fastapi.responses import StreamingResponse
 
 from api_shim.errors import ApiError
+from catalog.registry import CONTENT_TYPES
 from jobstore.models import ExportJob
 from report_exports.errors import StorageError
 from report_exports.settings import get_settings
@@ -118,6 +120,12 @@ def file_present(job: ExportJob) -> bool:
         return False
     with storage_unavailable():
         return default_storage().exists(job.storage_key)
+
+
+def file_responses(*formats: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route that streams a file of these formats (its 200)."""
+    media_types: dict[str, Any] = {CONTENT_TYPES[fmt].split(";")[0]: {} for fmt in formats}
+    return {200: {"description": "The export file", "content": media_types}}
 
 
 def file_response(job: ExportJob) -> StreamingResponse:

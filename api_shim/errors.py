@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from report_exports.errors import (
     ConflictError,
@@ -60,10 +61,12 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
         self.code = code or CODES.get(status, "ERROR")
+        self.headers = dict(headers or {})
 
 
 DESCRIPTIONS = {
@@ -111,7 +114,7 @@ def error_response(
 ) -> JSONResponse:
     """The error in the shape of the request's surface."""
     surface = surface_for_path(request.url.path)
-    extra = dict(headers or {})
+    extra = error.headers | dict(headers or {})
     if error.status == 401:
         extra["WWW-Authenticate"] = "Bearer"
     body = surface.render_error(
@@ -119,6 +122,25 @@ def error_response(
         request_id(request),
     )
     return JSONResponse(body, status_code=error.status, headers=extra or None)
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` of a 405: every method some route of the app takes at this path.
+
+    Asked of the routes themselves: the route that raised the 405 knows only its own
+    methods, and GET and POST of one path are two routes.
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
@@ -200,7 +222,9 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "Not found", 405: "Method not allowed"}.get(
             exc.status_code, str(exc.detail)
         )
-        return error_response(request, ApiError(exc.status_code, message))
+        # RFC 9110: a 405 says which methods the resource does take.
+        headers = {"Allow": allowed_methods(request)} if exc.status_code == 405 else None
+        return error_response(request, ApiError(exc.status_code, message, headers=headers))
 
     @app.exception_handler(sa_exc.OperationalError)
     @app.exception_handler(sa_exc.InterfaceError)

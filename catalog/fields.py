@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _TIMESTAMP = "must be an ISO 8601 timestamp like 2025-12-01T00:00:00Z"
@@ -15,6 +15,10 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
 """Dates a request may name. Nothing the sources hold predates the Unix epoch, and the end
 of the calendar (year 9999) leaves no room for the day after a range (windows are
 half-open), so a job asked for it could only fail later."""
+
+TIMESTAMP_MAX_CHARS = 64
+"""The longest timestamp read: room for nanoseconds and an offset with seconds (42
+characters), while fromisoformat alone would read a fraction of any length."""
 
 BIGINT_MAX = 2**63 - 1
 """The largest id a SQL BIGINT (and a SQLite INTEGER) holds."""
@@ -40,7 +44,7 @@ def parse_date(value: Any) -> date:
 def _utc_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and "T" in value:
+    elif isinstance(value, str) and "T" in value and len(value) <= TIMESTAMP_MAX_CHARS:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
@@ -58,13 +62,23 @@ def _utc_datetime(value: Any) -> datetime:
     return utc.replace(tzinfo=None)
 
 
-StrictDate = Annotated[date, BeforeValidator(parse_date)]
+DATE_SCHEMA: dict[str, Any] = {"type": "string", "format": "date", "maxLength": len("YYYY-MM-DD")}
+"""What ``parse_date`` reads, as JSON Schema (the API documents its date fields with it)."""
+TIMESTAMP_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "maxLength": TIMESTAMP_MAX_CHARS,
+}
+"""What UtcDateTime reads, as JSON Schema."""
+
+StrictDate = Annotated[date, BeforeValidator(parse_date), WithJsonSchema(DATE_SCHEMA)]
 """A calendar date given exactly as ``YYYY-MM-DD``, within EARLIEST..LATEST."""
 
 UtcDateTime = Annotated[
     datetime,
     BeforeValidator(_utc_datetime),
     PlainSerializer(lambda v: v.strftime("%Y-%m-%dT%H:%M:%SZ"), when_used="json"),
+    WithJsonSchema(TIMESTAMP_SCHEMA),
 ]
 """An ISO 8601 timestamp with a zone, normalised to naive UTC, within EARLIEST..LATEST."""
 

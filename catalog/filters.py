@@ -7,10 +7,13 @@ from typing import Annotated, Any
 from pydantic import Field
 from sqlalchemy import ColumnElement, and_, true
 
+VALUE_MAX_CHARS = 120
+"""The longest categorical value a filter takes (no category, country or network is longer)."""
+
 OneOrMany = (
-    str
+    Annotated[str, Field(max_length=VALUE_MAX_CHARS)]
     | Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=120)]],
+        list[Annotated[str, Field(min_length=1, max_length=VALUE_MAX_CHARS)]],
         Field(min_length=1, max_length=50),
     ]
 )

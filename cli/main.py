@@ -260,6 +260,68 @@ def keys_create(
     print(key)
 
 
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """The account's keys: id, prefix, role, user, created, revoked (never the key)."""
+    from jobstore.accounts import account_by_name, list_api_keys
+    from report_exports.errors import NotFoundError
+
+    engine = _store()
+    try:
+        keys = list_api_keys(engine, account_by_name(engine, account).id)
+    except NotFoundError as exc:
+        err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(2) from None
+    rows = [_key_row(k) for k in keys]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        console.print(
+            f"{row['id']:>4}  {row['prefix']:13} {row['role']:7} {row['user'] or '-':28} "
+            f"{row['created']}  {'revoked ' + row['revoked'] if row['revoked'] else 'active'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix, as `keys list` shows.")],
+    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+) -> None:
+    """Revoke an API key: it stops authenticating on every surface at once."""
+    from jobstore.accounts import account_by_name, revoke_api_key
+    from report_exports.errors import NotFoundError
+
+    engine = _store()
+    try:
+        owner = account_by_name(engine, account).id if account else None
+        row = _key_row(revoke_api_key(engine, key, account_id=owner))
+    except (ValidationError, NotFoundError) as exc:
+        err.print(f"[red]error[/]: {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"key {row['id']} ({row['prefix']}, {row['role']}) revoked at {row['revoked']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _key_row(key: Any) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "prefix": key.prefix,
+        "role": key.role,
+        "user": key.user_email,
+        "created": key.created_at.isoformat(timespec="seconds"),
+        "revoked": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else None,
+    }
+
+
 @app.command()
 def up() -> None:
     """Start the Prefect server, the served flows and the API; Ctrl-C stops them."""

@@ -6,11 +6,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jobstore.models import Account, ApiKey
+from jobstore.models import Account, ApiKey, utcnow
 from report_exports.errors import NotFoundError, ValidationError
 
 PLANS = ("free", "starter", "growth", "pro", "enterprise")
@@ -121,6 +121,52 @@ def create_api_key(
             )
         )
     return key
+
+
+def list_api_keys(engine: Engine, account_id: int) -> list[ApiKey]:
+    """The account's keys, revoked ones included, by id (the stored hash, never the key)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(
+            session.scalars(
+                select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.id)
+            )
+        )
+
+
+def revoke_api_key(engine: Engine, id_or_prefix: str, *, account_id: int | None = None) -> ApiKey:
+    """Revoke the key with this id (digits) or prefix (``rex_…``, as listed); returns it.
+
+    A revoked key stops authenticating at once. Revoking it again keeps the first time.
+    ``account_id`` limits the search to one account. A prefix that two keys share is
+    refused: the id says which.
+    """
+    by_id = id_or_prefix.isascii() and id_or_prefix.isdigit()
+    if by_id and int(id_or_prefix) >= 2**63:  # no row has it, and SQLite could not compare
+        raise NotFoundError(f"no API key {id_or_prefix!r}")
+    where = [ApiKey.id == int(id_or_prefix) if by_id else ApiKey.prefix == id_or_prefix]
+    if account_id is not None:
+        where.append(ApiKey.account_id == account_id)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        found = list(session.scalars(select(ApiKey).where(*where)))
+        if not found:
+            raise NotFoundError(f"no API key {id_or_prefix!r}")
+        if len(found) > 1:
+            ids = ", ".join(str(k.id) for k in found)
+            raise ValidationError(
+                f"{len(found)} keys have the prefix {id_or_prefix!r} (ids {ids}): give the id",
+                field="key",
+            )
+        (key,) = found
+        # Guarded: a concurrent revoke does not move the first revocation's time.
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    with Session(engine, expire_on_commit=False) as session:
+        revoked = session.get(ApiKey, key.id)
+    assert revoked is not None
+    return revoked
 
 
 def authenticate(engine: Engine, key: str | None) -> Principal | None:

@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from report_exports.file_modes import private_dir, private_file
+from report_exports.settings import get_settings
+
 
 @lru_cache(maxsize=16)
 def engine_for(url: str) -> Engine:
@@ -17,7 +20,11 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 here, not by SQLite under the umask; its -wal and -shm files take
+        # the database file's mode. The var dir holding the default store is ours: 0700.
+        database = Path(parsed.database).resolve()
+        private_dir(database.parent, tighten=database.parent == get_settings().var_dir)
+        private_file(database)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

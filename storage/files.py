@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError
 from fsspec.implementations.local import LocalFileSystem
 
 from report_exports.errors import StorageError, TransientStorageError
+from report_exports.file_modes import PRIVATE_FILE, private_dir
 from report_exports.settings import get_settings
 from storage.s3 import READ_BLOCK_BYTES, UPLOAD_PART_BYTES, S3Options, storage_error
 
@@ -49,7 +50,7 @@ class Storage:
             return cls(fs=fs, root=root.rstrip("/"), reader_options=s3.reader_options())
         fs, root = fsspec.core.url_to_fs(url)
         if isinstance(fs, LocalFileSystem):
-            Path(root).mkdir(parents=True, exist_ok=True)
+            private_dir(Path(root))
         return cls(fs=fs, root=root.rstrip("/"))
 
     @property
@@ -147,11 +148,13 @@ class Storage:
         try:
             with self._failures(doing):
                 if self.is_local:
-                    Path(final).parent.mkdir(parents=True, exist_ok=True)
+                    private_dir(Path(final).parent)
                     # A copy (or, moving, a rename when scratch is on the same filesystem:
-                    # a 600 MB file costs no second write), then an atomic rename.
+                    # a 600 MB file costs no second write), then an atomic rename; 0600
+                    # before it is visible, whatever mode the copy or the writer gave it.
                     if not (move and _renamed(local_file, temporary)):
                         self.fs.put_file(str(local_file), temporary)
+                    os.chmod(temporary, PRIVATE_FILE)
                     os.replace(temporary, final)
                 else:
                     self.fs.put_file(str(local_file), temporary)
@@ -262,10 +265,11 @@ def default_storage() -> Storage:
 
 
 def scratch_dir() -> Path:
-    """Local scratch space for files being written before they go to storage."""
-    path = get_settings().tmp_dir
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Local scratch space for files being written before they go to storage (0700, in
+    the var dir, which is ours and made 0700 too)."""
+    settings = get_settings()
+    private_dir(settings.var_dir, tighten=True)
+    return private_dir(settings.tmp_dir, tighten=True)
 
 
 def staging_prefix(job_id: int) -> str:

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from catalog.base import PdfContext
 from catalog.registry import CONTENT_TYPES
 from report_exports.errors import RenderError
+from report_exports.file_modes import private_file
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir
 from tasks.job_context import ExportContext, JobRef, load_context
@@ -80,6 +81,7 @@ def render_export(
     digest = ""
     sections = {name: storage.read_parquet(key) for name, key in merged.sections.items()}
     try:
+        private_file(path)  # 0600 before a renderer opens it: truncating keeps the mode
         if fmt == "pdf":
             assert report.pdf is not None, f"{report.name} has no PDF layout"
             rows = (

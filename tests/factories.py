@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,16 @@ def run_export(
     job = run_export_locally(validate_request(surface, report, fmt, params), account_id)
     assert job.state == "succeeded", f"job {job.id} {job.state}: {job.error_message}"
     return job, Path(file_location(job))
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """The block runs under ``mask``: under 0, a mode nobody set shows as 0666 or 0777."""
+    before = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(before)
 
 
 def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import HiEnergyPrincipal
 from api_shim.downloads import signed_url
@@ -36,14 +36,72 @@ DISPLAY = {
 }
 
 
+def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One schema for a key two reports define: enums joined, anything else either one."""
+    if first == second:
+        return first
+    rest = {k: v for k, v in first.items() if k != "enum"}
+    if "enum" in first and rest == {k: v for k, v in second.items() if k != "enum"}:
+        return {**rest, "enum": list(dict.fromkeys([*first["enum"], *second["enum"]]))}
+    return {"anyOf": [first, second]}
+
+
+def documented_params(part: str, description: str) -> dict[str, Any]:
+    """The seed's free-form ``part`` object, with every key some report's model takes.
+
+    Each key as the catalog types and caps it (merged across reports: ``sort`` lists every
+    report's columns); the report picked decides which keys it takes, and the catalog
+    refuses the others with a 400 naming the key, so the object stays open as the seed has it.
+    """
+    properties: dict[str, Any] = {}
+    for report in CATALOGS[SURFACE].values():
+        model = cast(type[BaseModel], report.params_model.model_fields[part].annotation)
+        for name, schema in model.model_json_schema(by_alias=True)["properties"].items():
+            schema = {k: v for k, v in schema.items() if k not in ("title", "default")}
+            properties[name] = _merged(properties[name], schema) if name in properties else schema
+    return {
+        "type": "object",
+        "additionalProperties": True,
+        "description": description,
+        "properties": properties,
+    }
+
+
+SearchParams = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        documented_params("search_params", "Optional search filters mirrored from the /reports UI.")
+    ),
+]
+IndexParams = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        documented_params(
+            "index_params", "Optional sort/faceting parameters mirrored from the /reports UI."
+        )
+    ),
+]
+
+
 class CreateExport(BaseModel):
     """Request body of createExportReport."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "report_type": "deals_excel",
+                    "search_params": {"category": "Travel"},
+                    "index_params": {"sort": "discount_pct", "order": "desc"},
+                }
+            ]
+        },
+    )
 
     report_type: ReportType
-    search_params: dict[str, Any] | None = None
-    index_params: dict[str, Any] | None = None
+    search_params: SearchParams | None = None
+    index_params: IndexParams | None = None
 
 
 def export_object(view: JobView) -> dict[str, Any]:
@@ -84,8 +142,14 @@ def export_object(view: JobView) -> dict[str, Any]:
     operation_id="createExportReport",
     summary="Kick off a generative export report",
     responses={
-        200: {"description": "An identical completed report (deduped=true)"},
-        409: {"description": "An identical report is in flight: it is attached, poll it"},
+        200: {
+            "description": "An identical completed report (deduped=true)",
+            "content": {"application/json": {}},
+        },
+        409: {
+            "description": "An identical report is in flight: it is attached, poll it",
+            "content": {"application/json": {}},
+        },
         **error_responses(SURFACE, 413),
     },
 )

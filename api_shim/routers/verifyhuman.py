@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api_shim.deps import VerifyHumanPrincipal
-from api_shim.downloads import file_response
+from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses
 from api_shim.serialize import iso
+from catalog.fields import DATE_SCHEMA
+from catalog.registry import CATALOGS
+from catalog.verifyhuman import FORMATS
+from catalog.verifyhuman_params import VerifyHumanParams
 from jobstore.accounts import Principal
 from submission.service import JobView, cancel_queued, list_views, read, submit
 from surfaces.base import Phase, PlanGate
@@ -40,16 +44,43 @@ router = APIRouter(
 )
 
 
+# The schema says what the catalog takes; the catalog and create() check it, with the
+# seed's messages ("Invalid report_type. Must be one of: ..."), so these stay plain str.
+ReportTypeText = Annotated[str, WithJsonSchema({"type": "string", "enum": list(CATALOGS[SURFACE])})]
+FormatText = Annotated[str, WithJsonSchema({"type": "string", "enum": list(FORMATS)})]
+EnvText = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "enum": list(get_args(VerifyHumanParams.model_fields["env"].annotation))}
+    ),
+]
+DateText = Annotated[str, WithJsonSchema(DATE_SCHEMA)]
+
+
 class CreateExport(BaseModel):
     """Request body of POST /api/reports/exports."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={  # the seed's request body
+            "examples": [
+                {
+                    "report_type": "overview",
+                    "format": "pdf",
+                    "env": "live",
+                    "from": "2025-12-01",
+                    "to": "2025-12-31",
+                }
+            ]
+        },
+    )
 
-    report_type: str
-    format: str = "pdf"
-    env: str
-    from_: str = Field(alias="from", description="Start date YYYY-MM-DD")
-    to: str = Field(description="End date YYYY-MM-DD")
+    report_type: ReportTypeText
+    format: FormatText = "pdf"
+    env: EnvText
+    from_: DateText = Field(alias="from", description="Start date YYYY-MM-DD")
+    to: DateText = Field(description="End date YYYY-MM-DD")
 
 
 def _require_plan(principal: Principal) -> None:
@@ -107,8 +138,8 @@ def _detail(view: JobView) -> dict[str, Any]:
 async def create(body: CreateExport, principal: VerifyHumanPrincipal) -> JSONResponse:
     """Create a new export job (PDF or CSV) for a date range and environment."""
     _require_plan(principal)
-    if body.format not in ("pdf", "csv"):
-        raise ApiError(400, "Invalid format. Must be one of: pdf, csv", field="format")
+    if body.format not in FORMATS:
+        raise ApiError(400, f"Invalid format. Must be one of: {', '.join(FORMATS)}", field="format")
     params = {"env": body.env, "from": body.from_, "to": body.to}
     view, _created = await submit(principal, VERIFYHUMAN, body.report_type, body.format, params)
     out = _detail(view)
@@ -152,7 +183,8 @@ async def get_export(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, 
     "/{job_id}/download",
     summary="Download a completed export file",
     response_class=StreamingResponse,
-    responses=error_responses(
+    responses=file_responses(*FORMATS)
+    | error_responses(
         SURFACE,
         400,
         404,

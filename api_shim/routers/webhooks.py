@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import WebhooksPrincipal
-from api_shim.downloads import file_response
+from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses, request_id
 from api_shim.serialize import iso
+from catalog.fields import TIMESTAMP_SCHEMA
 from jobstore.accounts import Principal
 from submission.service import JobView, list_views, read, submit
 from surfaces.base import Phase
@@ -27,16 +28,38 @@ router = APIRouter(
 REPORT = "message-log"
 
 
+# The catalog parses these (its messages name the field); the schema says what it takes.
+TimestampText = Annotated[str, WithJsonSchema(TIMESTAMP_SCHEMA)]
+UUID_MAX_CHARS = len("urn:uuid:") + 36
+"""The longest form a UUID is read in (urn:uuid:…; braces and bare hex are shorter)."""
+UuidText = Annotated[
+    str, WithJsonSchema({"type": "string", "format": "uuid", "maxLength": UUID_MAX_CHARS})
+]
+ExportId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
+"""A path's export id: parsed by ``_public_id``, so a bad one is the seed's 400, not a 422."""
+
+
 class CreateExport(BaseModel):
     """Request body of POST /v1/exports."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # the filters of the seed's example export
+            "examples": [
+                {
+                    "start_time": "2025-12-01T00:00:00Z",
+                    "end_time": "2025-12-06T23:59:59Z",
+                    "status": "failed_permanent",
+                }
+            ]
+        },
+    )
 
-    start_time: str
-    end_time: str
+    start_time: TimestampText
+    end_time: TimestampText
     status: Literal["pending", "delivered", "retrying", "failed", "failed_permanent"] | None = None
-    endpoint_id: str | None = None
-    inbound_endpoint_id: str | None = None
+    endpoint_id: UuidText | None = None
+    inbound_endpoint_id: UuidText | None = None
     direction: Literal["outbound", "inbound"] | None = None
 
 
@@ -82,7 +105,10 @@ def _public_id(raw: str) -> str:
     status_code=201,
     summary="Create an export of webhook messages",
     responses={
-        200: {"description": "An identical export already exists: that export"},
+        200: {
+            "description": "An identical export already exists: that export",
+            "content": {"application/json": {}},
+        },
         **error_responses(SURFACE, 413),
     },
 )
@@ -106,7 +132,7 @@ async def list_exports(
 
 @router.get("/{export_id}", summary="Get export", responses=error_responses(SURFACE, 404))
 async def get_export(
-    export_id: str, request: Request, principal: WebhooksPrincipal
+    export_id: ExportId, request: Request, principal: WebhooksPrincipal
 ) -> JSONResponse:
     """Status, row count and file size of one export."""
     view = await read(principal, WEBHOOKS, public_id=_public_id(export_id))
@@ -117,7 +143,8 @@ async def get_export(
     "/{export_id}/download",
     summary="Download an export's CSV",
     response_class=StreamingResponse,
-    responses=error_responses(
+    responses=file_responses("csv")
+    | error_responses(
         SURFACE,
         404,
         409,
@@ -127,7 +154,7 @@ async def get_export(
         },
     ),
 )
-async def download(export_id: str, principal: WebhooksPrincipal) -> StreamingResponse:
+async def download(export_id: ExportId, principal: WebhooksPrincipal) -> StreamingResponse:
     """The CSV of a completed export; 404 once it has expired."""
     view = await read(principal, WEBHOOKS, public_id=_public_id(export_id))
     if not view.status.finished:

@@ -14,6 +14,7 @@ import pytest
 
 from report_exports.settings import get_settings
 from tests.api_shim.http_checks import (
+    ANY_FIELD,
     HE,
     HTTP_TIMEOUT,
     VH,
@@ -231,3 +232,55 @@ def test_unknown_routes_and_methods_answer_in_the_surface_shape(
     stack, method, path, status
 ) -> None:
     expect_error(call(stack, method, path), status)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", VH, "GET, POST"),
+        ("PUT", f"{VH}/1", "GET, DELETE"),
+        ("POST", f"{VH}/1/download", "GET"),
+        ("DELETE", HE, "GET, POST"),
+        ("DELETE", f"{HE}/1", "GET"),
+        ("PUT", WH, "GET, POST"),
+        ("DELETE", f"{WH}/00000000-0000-0000-0000-000000000000", "GET"),
+        ("POST", "/files/x", "GET"),
+    ],
+)
+def test_a_405_names_every_method_the_path_takes(stack, method, path, allow) -> None:
+    # The route that refuses knows only its own methods: GET and POST of one path are two.
+    response = call(stack, method, path)
+    expect_error(response, 405, exact="Method not allowed")
+    assert response.headers["allow"] == allow
+
+
+def _timestamp(chars: int) -> str:
+    """2025-12-02T00:00:00.000…Z, ``chars`` long (a fraction of as many digits as it takes)."""
+    stamp = "2025-12-02T00:00:00.Z"
+    return stamp[:-1] + "0" * (chars - len(stamp)) + "Z"
+
+
+def test_filter_strings_past_their_documented_cap_are_400(stack) -> None:
+    # A single category (lists were capped) and a timestamp's fraction had no length limit:
+    # 60 kB of either made a job.
+    with no_job_row():
+        long_category = {**BODIES[HE], "search_params": {"category": "x" * 121}}
+        category = call(stack, "POST", HE, json=long_category)
+        start = call(stack, "POST", WH, json={**BODIES[WH], "start_time": _timestamp(65)})
+    expect_error(category, 400, "at most 120 characters", field=ANY_FIELD)
+    assert category.json()["error"]["field"].startswith("search_params.category"), category.text
+    expect_error(start, 400, "must be an ISO 8601 timestamp", field="start_time")
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        pytest.param(HE, {"search_params": {"category": "x" * 120}}, id="he-category"),
+        pytest.param(
+            WH, {"start_time": _timestamp(64), "end_time": "2025-12-02T00:00:09Z"}, id="wh-time"
+        ),
+    ],
+)
+def test_filter_strings_at_their_cap_are_accepted(stack, path, change) -> None:
+    response = call(stack, "POST", path, json={**BODIES[path], **change})
+    assert response.status_code in (200, 201), response.text

@@ -144,3 +144,72 @@ def test_real_errors_match_what_the_document_says(
     validator = Draft202012Validator({**schema, "components": spec["components"]})
     errors = list(validator.iter_errors(response.json()))
     assert not errors, [e.message for e in errors]
+
+
+def _create_body(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    name = content["schema"]["$ref"].rsplit("/", 1)[1]
+    return dict(spec["components"]["schemas"][name])
+
+
+def _strings(schema: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every string schema inside ``schema``, with where it is."""
+    if isinstance(schema, list):
+        return [s for i, item in enumerate(schema) for s in _strings(item, f"{where}[{i}]")]
+    if not isinstance(schema, dict):
+        return []
+    found = [(where, schema)] if schema.get("type") == "string" else []
+    for key, value in schema.items():
+        if key not in ("examples", "default", "enum"):
+            found += _strings(value, f"{where}.{key}")
+    return found
+
+
+def test_create_bodies_say_what_the_catalog_takes(spec) -> None:
+    from catalog.registry import CATALOGS
+
+    vh, he, wh = (_create_body(spec, path)["properties"] for path in (VH, HE, WH))
+    assert vh["report_type"]["enum"] == list(CATALOGS["verifyhuman"])
+    assert vh["format"]["enum"] == ["pdf", "csv"] and vh["env"]["enum"] == ["test", "live"]
+    for name in ("from", "to"):
+        assert vh[name]["format"] == "date" and vh[name]["maxLength"] == 10
+    for name in ("start_time", "end_time"):
+        assert wh[name]["format"] == "date-time" and wh[name]["maxLength"] == 64
+    for name in ("endpoint_id", "inbound_endpoint_id"):
+        assert wh[name]["anyOf"][0]["format"] == "uuid"
+    (param,) = [
+        p for p in spec["paths"][f"{WH}/{{export_id}}"]["get"]["parameters"] if p["in"] == "path"
+    ]
+    assert param["schema"]["format"] == "uuid"
+
+    # HiEnergy keeps the seed's open objects, with the keys its reports define typed.
+    search, index = he["search_params"]["anyOf"][0], he["index_params"]["anyOf"][0]
+    assert search["type"] == index["type"] == "object"
+    assert search["additionalProperties"] is index["additionalProperties"] is True
+    keys = set()
+    for report in CATALOGS["hienergy"].values():
+        model = report.params_model.model_fields["search_params"].annotation
+        keys |= {f.alias or n for n, f in model.model_fields.items()}
+        sort = report.params_model.model_fields["index_params"].annotation.model_fields["sort"]
+        assert set(sort.annotation.__args__) <= set(index["properties"]["sort"]["enum"])
+    assert set(search["properties"]) == keys
+    assert search["properties"]["q"]["anyOf"][0]["maxLength"] == 200
+    assert index["properties"]["order"]["enum"] == ["asc", "desc"]
+
+    for path in (VH, HE, WH):
+        body = _create_body(spec, path)
+        uncapped = [w for w, s in _strings(body) if "enum" not in s and "maxLength" not in s]
+        assert not uncapped, f"{path}: strings without a cap at {uncapped}"
+        validator = Draft202012Validator({**body, "components": spec["components"]})
+        for example in body["examples"]:
+            assert validator.is_valid(example), (path, example)
+
+
+def test_downloads_name_the_types_they_stream(spec) -> None:
+    def types(path: str) -> set[str]:
+        return set(spec["paths"][path]["get"]["responses"]["200"]["content"])
+
+    assert types(f"{VH}/{{job_id}}/download") == {"application/pdf", "text/csv"}
+    assert types(f"{WH}/{{export_id}}/download") == {"text/csv"}
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert types(FILES) == {"application/pdf", "text/csv", xlsx}
