@@ -14,7 +14,6 @@ Create Date: 2026-12-02
   ``error_message`` is what clients see.
 - ``stage``, ``rows_done``, ``rows_estimated``, ``progress_at``: live progress for an ETA.
 - ``schedule_id``: the recurring export that made the job, if one did.
-- ``runner``: ``host:pid`` of the process that runs the job's flow run.
 """
 
 from __future__ import annotations
@@ -49,7 +48,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("rows_estimated", sa.BigInteger()))
         batch.add_column(sa.Column("progress_at", sa.DateTime(timezone=True)))
         batch.add_column(sa.Column("schedule_id", sa.String(36)))
-        batch.add_column(sa.Column("runner", sa.String(120)))
     op.create_index("ix_export_jobs_schedule_id", "export_jobs", ["schedule_id"])
 
 
@@ -58,7 +56,6 @@ def downgrade() -> None:
     op.drop_index("ix_export_jobs_schedule_id", table_name="export_jobs")
     with op.batch_alter_table("export_jobs") as batch:
         for name in (
-            "runner",
             "schedule_id",
             "progress_at",
             "rows_estimated",
