@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from jobstore import outbox, store, transitions
 from jobstore.models import LaunchMode, utcnow
-from report_exports.database import engine_for
-
-
-@pytest.fixture
-def engine(tmp_path: Path):
-    engine = engine_for(f"sqlite:///{tmp_path / 'jobs.db'}")
-    store.init_store(engine)
-    return engine
 
 
 def _job(engine, **extra):

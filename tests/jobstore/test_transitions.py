@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from jobstore import store, transitions
 from jobstore.models import JobState
-from report_exports.database import engine_for
-
-
-@pytest.fixture
-def engine(tmp_path: Path):
-    engine = engine_for(f"sqlite:///{tmp_path / 'jobs.db'}")
-    store.init_store(engine)
-    return engine
 
 
 def _job(engine, **extra):
