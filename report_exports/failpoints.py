@@ -1,9 +1,9 @@
 """Failpoints: named places where a process can be held, so chaos tests kill it there.
 
-A failpoint is armed by creating a file named after it in the folder that
-``REPORT_EXPORTS_FAILPOINT_DIR`` names; a process reaching an armed failpoint waits there
-until the file is removed (or ``MAX_HOLD_SECONDS`` pass). Without the variable, which is
-what every deployment has, :func:`hold` returns at once after one environment lookup.
+A failpoint is armed by creating a file named after it in the folder of the
+``failpoint_dir`` setting (``REPORT_EXPORTS_FAILPOINT_DIR``); a process reaching an armed
+failpoint waits there until the file is removed (or ``MAX_HOLD_SECONDS`` pass). Without
+the setting, which is what every deployment has, :func:`hold` returns at once.
 
 The places, in the order an export reaches them:
 
@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
+
+from report_exports.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-ENV = "REPORT_EXPORTS_FAILPOINT_DIR"
 NAMES = frozenset({"before-launch", "after-start", "before-record"})
 MAX_HOLD_SECONDS = 300.0
 POLL_SECONDS = 0.05
@@ -29,11 +29,11 @@ POLL_SECONDS = 0.05
 
 def hold(name: str) -> None:
     """Wait while failpoint ``name`` is armed (a no-op when no failpoint folder is set)."""
-    folder = os.environ.get(ENV)
-    if not folder:
+    folder = get_settings().failpoint_dir
+    if folder is None:
         return
     assert name in NAMES, f"unknown failpoint {name}"
-    armed = Path(folder) / name
+    armed = folder / name
     if not armed.exists():
         return
     logger.warning("held at failpoint %s (pid %s)", name, os.getpid())
@@ -46,7 +46,7 @@ async def hold_async(name: str) -> None:
     """:func:`hold` for event loops: waits without blocking the loop."""
     import asyncio
 
-    folder = os.environ.get(ENV)
-    if not folder or not (Path(folder) / name).exists():
+    folder = get_settings().failpoint_dir
+    if folder is None or not (folder / name).exists():
         return
     await asyncio.to_thread(hold, name)

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     local_start_grace_seconds: float = Field(
         600, gt=0, description="A CLI job that has not started after this long is failed."
     )
+    failpoint_dir: Path | None = Field(
+        None, description="Chaos tests only: a failpoint is armed by a file of its name here."
+    )
     task_runner: str = Field(
         "threads", pattern="^(threads|dask)$", description="How chunks run: threads or dask."
     )
