@@ -22,14 +22,17 @@ from api_shim.errors import (
     surface_of,
 )
 from api_shim.headers import ResponseHeaders
-from api_shim.routers import hienergy, verifyhuman, webhooks
+from api_shim.routers import account, hienergy, verifyhuman, webhooks
 from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 from submission import delivery
 
 logger = logging.getLogger(__name__)
-EXPORT_PREFIXES = tuple(r.prefix for r in (verifyhuman.router, hienergy.router, webhooks.router))
+EXPORT_PREFIXES = (
+    *(r.prefix for r in (verifyhuman.router, hienergy.router, webhooks.router)),
+    account.PREFIX,
+)
 
 
 class ReportExportsAPI(FastAPI):
@@ -86,6 +89,8 @@ def create_app() -> FastAPI:
     app.include_router(verifyhuman.router)
     app.include_router(hienergy.router)
     app.include_router(webhooks.router)
+    for router in account.routers():
+        app.include_router(router)
 
     app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
 

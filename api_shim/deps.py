@@ -60,6 +60,18 @@ def principal_of(surface: Surface) -> Callable[..., Awaitable[Principal]]:
     return by_either
 
 
+async def account_admin(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The account API's caller: ``Authorization: Bearer <admin key>`` (403 for a member)."""
+    principal = await _principal(get_surface("webhooks"), _bearer(authorization))
+    if not principal.is_admin:
+        raise ApiError(403, ADMIN_ONLY, code="FORBIDDEN")
+    return principal
+
+
+ADMIN_ONLY = "This endpoint needs the account's admin key"
+
 VerifyHumanPrincipal = Annotated[Principal, Depends(principal_of(get_surface("verifyhuman")))]
 HiEnergyPrincipal = Annotated[Principal, Depends(principal_of(get_surface("hienergy")))]
 WebhooksPrincipal = Annotated[Principal, Depends(principal_of(get_surface("webhooks")))]
+AccountAdmin = Annotated[Principal, Depends(account_admin)]
+"""The project's own account API (``/account/v1``): an admin key of the account."""

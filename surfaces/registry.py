@@ -17,6 +17,9 @@ from surfaces.base import Surface
 BUILTIN_SURFACE_MODULES = ("surfaces.verifyhuman", "surfaces.hienergy", "surfaces.webhooks")
 FALLBACK = "verifyhuman"
 """Whose error shape a path that belongs to no surface gets (``/files/...``, unknown paths)."""
+BORROWED_SHAPES = {"/account/": "webhooks"}
+"""Path prefixes outside every surface that speak a surface's error shape: the project's own
+account API (``/account/v1/...``) answers in the webhook surface's envelope."""
 
 _registered: dict[str, Surface] = {}
 
@@ -64,5 +67,8 @@ def surface_for_path(path: str) -> Surface:
     """The surface a request path belongs to (the longest base path that owns it)."""
     owners = [s for s in surfaces().values() if s.owns(path)]
     if not owners:
+        for prefix, name in BORROWED_SHAPES.items():
+            if path.startswith(prefix):
+                return get_surface(name)
         return get_surface(FALLBACK)
     return max(owners, key=lambda s: len(s.base_path))
