@@ -1,12 +1,7 @@
-"""Small serialisation helpers shared by the surfaces."""
+"""Small serialisation helpers shared by the surfaces (declared in ``surfaces.base``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from surfaces.base import iso
 
-
-def iso(value: datetime | None) -> str | None:
-    """``2025-12-31T10:00:00Z`` (seconds, UTC) or None."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["iso"]

@@ -1,4 +1,5 @@
-"""Serve the deployments of the embedded stack: export-report, cleanup-expired, reconcile-exports.
+"""Serve the deployments of the embedded stack: export-report, cleanup-expired, reconcile-exports,
+deliver-webhooks.
 
 Run as ``python -m deployments.serve`` by ``report-exports up`` (after the environment
 points at the Prefect server). The flows are added to a Prefect ``Runner`` as flows (not as
@@ -29,6 +30,7 @@ def main() -> None:
     from prefect.runner import Runner
 
     from flows.cleanup_expired import cleanup_expired
+    from flows.deliver_webhooks import deliver_webhooks
     from flows.export_report import export_report
     from flows.reconcile_exports import reconcile_exports
 
@@ -48,6 +50,12 @@ def main() -> None:
         reconcile_exports,
         name="reconcile-exports",
         interval=timedelta(seconds=settings.reconcile_seconds),
+        tags=TAGS,
+    )
+    runner.add_flow(
+        deliver_webhooks,
+        name="deliver-webhooks",
+        interval=timedelta(seconds=settings.webhook_sweep_seconds),
         tags=TAGS,
     )
     try:

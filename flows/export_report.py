@@ -20,6 +20,7 @@ from report_exports.errors import ExportError
 from report_exports.settings import get_settings
 from storage.files import default_storage
 from submission.launcher import account_queue
+from submission.webhooks import announce
 from tasks.extract import DONE_MARKER, chunk_prefix, extract_with_retries
 from tasks.job_context import load_context
 from tasks.merge import merge
@@ -67,7 +68,9 @@ def export_report(job_id: int) -> dict[str, Any]:
             rendered = render(job, merged)
             published = publish(job, rendered)
             failpoints.hold("before-record")
-            return record(job, published)
+            recorded = record(job, published)
+    announce(job_engine())  # export.succeeded goes out now, from a run of its own
+    return recorded
 
 
 def _account_slot(account_id: int) -> AbstractContextManager[Any]:

@@ -4,7 +4,8 @@ Prefect 3.8 calls hooks by keyword (``hook(flow=..., flow_run=..., state=...)``)
 parameter names are part of the contract (a differently named one raises TypeError in the
 runner's log and the hook does nothing). A killed flow-run process runs no hook itself:
 its runner (``report-exports up``) or worker runs ``on_crashed`` when the process exits,
-and the reconciler covers the case where nobody did.
+and the reconciler covers the case where nobody did. Each hook that ends a job has its
+webhooks delivered at once (``submission.webhooks.announce``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from report_exports.errors import public_message
 from storage.files import default_storage
 from submission.lifecycle import cancel_job, fail_job
 from submission.status import RUN_CRASHED
+from submission.webhooks import announce
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ def job_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> No
         return
     exc = _exception(state)
     fail_job(job_engine(), default_storage(), job_id, public_message(exc), _detail(state, exc))
+    announce(job_engine())
 
 
 def job_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -65,6 +68,7 @@ def job_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> N
     detail = f"run crashed: {state.message or 'no reason given'}"
     logger.warning("export job %s: %s", job_id, detail)
     fail_job(job_engine(), default_storage(), job_id, RUN_CRASHED, detail)
+    announce(job_engine())
 
 
 def job_cancelled(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -72,3 +76,4 @@ def job_cancelled(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) ->
     job_id = _job_id(flow_run)
     if job_id is not None:
         cancel_job(job_engine(), default_storage(), job_id)
+        announce(job_engine())

@@ -3,7 +3,8 @@
 Every transition goes through :func:`_update` with ``from_states``, so a late writer (a
 hook after the reconciler, a progress write after the record) can never move a finished
 job back. Failed, cancelled and expired jobs give up their dedupe key: an identical
-request then makes a new job.
+request then makes a new job. A transition to a terminal state writes the webhook
+deliveries of its event in the same transaction (``jobstore.webhooks.enqueue_events``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, or_, update
 
 from jobstore.models import TERMINAL_STATES, ExportJob, JobState, utcnow
+from jobstore.webhooks import enqueue_events
 
 RUNNABLE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.FAILED})
 UNFINISHED = frozenset({JobState.QUEUED, JobState.RUNNING})
@@ -40,7 +42,12 @@ def _update(
         .values(updated_at=utcnow(), **values)
     )
     with engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
+        changed = conn.execute(stmt).rowcount == 1
+        new_state = values.get("state")
+        if changed and new_state in TERMINAL_STATES:
+            # The outbox of webhooks: the events commit with the state change, or not at all.
+            enqueue_events(conn, job_id, new_state)
+        return changed
 
 
 def release_dedupe(engine: Engine, job_id: int) -> None:

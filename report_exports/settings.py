@@ -143,6 +143,41 @@ class Settings(BaseSettings):
         description="More surfaces to serve: Python modules, each with a SURFACE "
         "(comma-separated); the three built-in surfaces always load.",
     )
+    webhook_allow_http_loopback: bool = Field(
+        False,
+        description="Webhook endpoints may be http:// to a loopback host (tests, local "
+        "development); otherwise only https:// is accepted.",
+    )
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="Webhook endpoints may resolve to private, loopback, link-local or "
+        "metadata addresses (never by default: no SSRF through webhooks).",
+    )
+    webhook_timeout_seconds: float = Field(
+        10, gt=0, le=60, description="How long one webhook delivery attempt may take."
+    )
+    webhook_retry_base_seconds: float = Field(
+        30, gt=0, description="First retry delay of a failed webhook delivery (doubles each time)."
+    )
+    webhook_retry_max_delay_seconds: float = Field(
+        3600, gt=0, description="Longest wait between two attempts of one webhook delivery."
+    )
+    webhook_retry_for_seconds: float = Field(
+        86_400, gt=0, description="How long a webhook delivery is retried before it is given up."
+    )
+    webhook_disable_after_seconds: float = Field(
+        86_400,
+        gt=0,
+        description="An endpoint whose deliveries have all failed this long is disabled.",
+    )
+    webhook_secret_overlap_seconds: int = Field(
+        86_400,
+        ge=0,
+        description="After a secret rotation the old secret also signs deliveries this long.",
+    )
+    webhook_sweep_seconds: int = Field(
+        60, ge=5, description="Period of the deliver-webhooks flow's safety-net schedule."
+    )
     demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
     prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
     prefect_api_url: str = Field(

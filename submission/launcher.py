@@ -10,9 +10,11 @@ text is for logs only.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from jobstore.models import ExportJob
@@ -24,6 +26,7 @@ ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.05
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class LaunchError(Exception):
@@ -207,3 +210,38 @@ async def read_run_states(flow_run_ids: Iterable[str]) -> dict[str, RunState]:
                     message=run.state.message or "",
                 )
     return found
+
+
+WEBHOOK_DEPLOYMENT = "deliver-webhooks/deliver-webhooks"
+
+
+def schedule_webhook_delivery(key: str, at: datetime | None = None) -> bool:
+    """A run of ``deliver-webhooks`` at ``at`` (now), once per ``key``; False if Prefect refused.
+
+    Called where jobs end (the export flow, its hooks, the reconciler, cleanup, the API's
+    cancel) so a healthy receiver hears within seconds, and by the delivery flow itself
+    for the next retry that is due. The idempotency key makes racing callers one run.
+    Anything missed is found by the flow's own schedule (``webhook_sweep_seconds``).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+    from prefect.states import Scheduled
+
+    due = at or datetime.now(UTC)
+    try:
+        with (
+            temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}),
+            get_client(sync_client=True) as client,
+        ):
+            deployment = client.read_deployment_by_name(WEBHOOK_DEPLOYMENT)
+            client.create_flow_run_from_deployment(
+                deployment.id,
+                parameters={"due_at": due.isoformat()},
+                state=Scheduled(scheduled_time=due),
+                idempotency_key=f"deliver-webhooks-{key}",
+                tags=["report-exports", "webhooks"],
+            )
+        return True
+    except Exception as exc:  # no server, no deployment (CLI runs): the sweep delivers
+        logger.info("deliver-webhooks not scheduled (%s): %s", key, type(exc).__name__)
+        return False

@@ -27,11 +27,11 @@ from jobstore.store import create_job, create_job_once, get_job, job_engine
 from jobstore.transitions import mark_cancelled
 from report_exports.errors import NotFoundError, ServiceUnavailableError, ValidationError
 from storage.files import default_storage
-from submission import delivery
+from submission import delivery, webhooks
 from submission.launcher import LaunchError, cancel, read_run_states
 from submission.lifecycle import RUN_ENDED, settle_with_run
 from submission.status import RunState, Status, surface_status
-from surfaces.base import Phase, Surface
+from surfaces.base import JobShown, Phase, Surface
 from surfaces.registry import get_surface
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,10 @@ class JobView:
     job: ExportJob
     status: Status
     surface: Surface
+
+    def shown(self, project_id: str = "") -> JobShown:
+        """What the surface's ``show_job`` and views take."""
+        return JobShown(self.job, self.status, project_id)
 
 
 def _surface(surface: Surface | str) -> Surface:
@@ -312,5 +316,6 @@ async def cancel_queued(
             await cancel(job.flow_run_id)
         except LaunchError as exc:
             logger.warning("job %s cancelled; its flow run could not be told: %s", job.id, exc)
+    await blocking(webhooks.announce, engine)  # export.cancelled goes out now
     (done,) = await views(declared, [await blocking(get_job, engine, job.id)])
     return done

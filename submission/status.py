@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobstore.models import JobState
-from surfaces.base import Phase, Surface
+from surfaces.base import Phase, Status, Surface
 from surfaces.registry import get_surface
 
 # Prefect StateType values (strings, so this module needs no Prefect import).
@@ -20,6 +20,8 @@ SCHEDULED, PENDING, RUNNING, PAUSED = "SCHEDULED", "PENDING", "RUNNING", "PAUSED
 COMPLETED, FAILED, CRASHED = "COMPLETED", "FAILED", "CRASHED"
 CANCELLING, CANCELLED = "CANCELLING", "CANCELLED"
 TERMINAL_RUN_TYPES = frozenset({COMPLETED, FAILED, CRASHED, CANCELLED})
+
+__all__ = ["RunState", "Status", "phase_of", "surface_status"]
 
 RUN_FAILED = "export failed"
 RUN_CRASHED = "run crashed: the export process stopped before it finished"
@@ -33,25 +35,6 @@ class RunState:
     type: str
     name: str = ""
     message: str = ""
-
-
-@dataclass(frozen=True)
-class Status:
-    """A job's status on one surface, and why it failed when it did."""
-
-    value: str
-    phase: Phase
-    error: str | None = None
-
-    @property
-    def file_available(self) -> bool:
-        """True when the file can be downloaded."""
-        return self.phase == Phase.SUCCEEDED
-
-    @property
-    def finished(self) -> bool:
-        """True once the job can no longer change by itself."""
-        return self.phase not in (Phase.QUEUED, Phase.WORKING)
 
 
 def phase_of(job_state: str, run: RunState | None, file_present: bool) -> tuple[Phase, str | None]:

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from report_exports.errors import ForbiddenError, ValidationError
 from report_exports.settings import Settings
+
+if TYPE_CHECKING:
+    from jobstore.models import ExportJob
 
 
 class Phase(StrEnum):
@@ -31,6 +34,55 @@ class Phase(StrEnum):
     EXPIRED = "expired"
     FAILURE = "failure"
     CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Status:
+    """A job's status on one surface, and why it failed when it did."""
+
+    value: str
+    phase: Phase
+    error: str | None = None
+
+    @property
+    def file_available(self) -> bool:
+        """True when the file can be downloaded."""
+        return self.phase == Phase.SUCCEEDED
+
+    @property
+    def finished(self) -> bool:
+        """True once the job can no longer change by itself."""
+        return self.phase not in (Phase.QUEUED, Phase.WORKING)
+
+
+@dataclass(frozen=True)
+class JobShown:
+    """What a surface needs to show a job: the row, its status there, the account's project."""
+
+    job: ExportJob
+    status: Status
+    project_id: str = ""
+
+
+def iso(value: datetime | None) -> str | None:
+    """``2025-12-31T10:00:00Z`` (seconds, UTC) or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bare_job(shown: JobShown) -> dict[str, Any]:
+    """A job's id, status and times, for a surface that declares no view of its own."""
+    job = shown.job
+    return {
+        "id": job.id,
+        "report_type": job.report_type,
+        "format": job.format,
+        "status": shown.status.value,
+        "file_size_bytes": job.file_size_bytes,
+        "created_at": iso(job.created_at),
+        "completed_at": iso(job.completed_at),
+    }
 
 
 class AuthScheme(StrEnum):
@@ -149,6 +201,8 @@ class Surface:
     disabled_message: str = "Not found"
     default_format: str | None = None  # when the surface's requests name none
     description: str = ""
+    show_job: Callable[[JobShown], dict[str, Any]] = _bare_job
+    """The job as the surface's GET of one export shows it (its API and webhook payloads)."""
 
     def word(self, phase: Phase) -> str:
         """The surface's status word for a phase."""

@@ -7,7 +7,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from surfaces.base import AuthScheme, DateRangeFields, ErrorInfo, IdStyle, Phase, Surface
+from catalog.registry import CATALOGS
+from report_exports.settings import get_settings
+from storage.links import signed_url
+from surfaces.base import (
+    AuthScheme,
+    DateRangeFields,
+    ErrorInfo,
+    IdStyle,
+    JobShown,
+    Phase,
+    Surface,
+    iso,
+)
+
+DISPLAY = {
+    "pending": "Pending",
+    "processing": "Processing",
+    "completed": "Completed",
+    "failed": "Failed",
+}
 
 
 class FieldErrorDetail(BaseModel):
@@ -34,6 +53,41 @@ def render_error(error: ErrorInfo, _request_id: str) -> dict[str, Any]:
     return HiEnergyError(error=detail).model_dump(exclude_none=True)
 
 
+def export_object(shown: JobShown) -> dict[str, Any]:
+    """The seed's "Generative export report (chunked Excel/CSV) summary".
+
+    ``download_url`` is signed now (StorageError when storage cannot presign it).
+    """
+    job, status = shown.job, shown.status
+    url, expires_in = signed_url(job) if status.file_available else (None, None)
+    return {
+        "id": job.id,
+        "report_type": job.report_type,
+        "display_name": CATALOGS["hienergy"][job.report_type].display_name,
+        "status": status.value,
+        "status_display": DISPLAY[status.value],
+        "parameters": {
+            k: v for k, v in job.params.items() if k in ("search_params", "index_params")
+        },
+        "filename": job.filename,
+        "download_url": url,
+        "download_expires_in_seconds": expires_in,
+        "error_message": status.error,
+        "progress": (
+            {"parts_ready": job.parts_done, "total_parts": job.parts_total}
+            if job.parts_total
+            else None
+        ),
+        "parent_report_id": None,
+        "chunked_export": bool(job.parts_total and job.parts_total > 1),
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "status_url": f"{get_settings().base_url}/api/v1/exports/{job.id}",
+    }
+
+
 SURFACE = Surface(
     name="hienergy",
     title="HiEnergy generative exports",
@@ -53,4 +107,5 @@ SURFACE = Surface(
     date_range=DateRangeFields("from", "to", container=("search_params",)),
     scopes_by_user=True,
     description="Affiliate advertisers, deals and clicks as chunked Excel or CSV reports.",
+    show_job=export_object,
 )

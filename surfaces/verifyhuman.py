@@ -14,9 +14,11 @@ from surfaces.base import (
     DateRangeFields,
     ErrorInfo,
     IdStyle,
+    JobShown,
     Phase,
     PlanGate,
     Surface,
+    iso,
 )
 
 
@@ -44,6 +46,52 @@ def range_days(params: dict[str, Any]) -> int | None:
         return (parse_date(params["to"]) - parse_date(params["from"])).days + 1
     except (KeyError, ValueError):
         return None
+
+
+def summary(shown: JobShown) -> dict[str, Any]:
+    """A job in the list of exports."""
+    job = shown.job
+    out: dict[str, Any] = {
+        "id": job.id,
+        "report_type": job.report_type,
+        "format": job.format,
+        "status": shown.status.value,
+    }
+    if shown.status.phase in (Phase.SUCCEEDED, Phase.EXPIRED):
+        out["file_size_bytes"] = job.file_size_bytes
+    out["created_at"] = iso(job.created_at)
+    if job.completed_at is not None:
+        out["completed_at"] = iso(job.completed_at)
+    return out
+
+
+DETAIL_KEYS = (
+    "id",
+    "report_type",
+    "format",
+    "status",
+    "params",
+    "file_size_bytes",
+    "created_at",
+    "completed_at",
+    "error",
+    "progress",
+    "download_url",
+)
+
+
+def detail(shown: JobShown) -> dict[str, Any]:
+    """A job as GET /api/reports/exports/{id} shows it."""
+    job, status = shown.job, shown.status
+    out = summary(shown)
+    out["params"] = {k: job.params.get(k) for k in ("env", "from", "to")}
+    if status.error:
+        out["error"] = status.error
+    if job.parts_total:
+        out["progress"] = {"parts_done": job.parts_done, "parts_total": job.parts_total}
+    if status.file_available:
+        out["download_url"] = f"/api/reports/exports/{job.id}/download"
+    return {k: out[k] for k in DETAIL_KEYS if k in out}
 
 
 def _enabled(settings: Settings) -> bool:
@@ -76,4 +124,5 @@ SURFACE = Surface(
     enabled=_enabled,
     disabled_message="Report exports are not enabled",
     description="Verification analytics as PDF summaries or CSV data.",
+    show_job=detail,
 )

@@ -6,7 +6,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from surfaces.base import AuthScheme, DateRangeFields, ErrorInfo, IdStyle, Phase, Surface
+from surfaces.base import (
+    AuthScheme,
+    DateRangeFields,
+    ErrorInfo,
+    IdStyle,
+    JobShown,
+    Phase,
+    Surface,
+    iso,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -46,6 +55,30 @@ def render_error(error: ErrorInfo, request_id: str) -> dict[str, Any]:
     ).model_dump()
 
 
+def export_object(shown: JobShown) -> dict[str, Any]:
+    """The seed's export object (filters as ``filter_*``)."""
+    job, params = shown.job, shown.job.params
+    done = shown.status.phase in (Phase.SUCCEEDED, Phase.EXPIRED)
+    return {
+        "id": job.public_id,
+        "project_id": shown.project_id,
+        "status": shown.status.value,
+        "filter_start_time": params.get("start_time"),
+        "filter_end_time": params.get("end_time"),
+        "filter_status": params.get("status"),
+        "filter_endpoint_id": params.get("endpoint_id"),
+        "filter_inbound_endpoint_id": params.get("inbound_endpoint_id"),
+        "direction": params.get("direction"),
+        "row_count": job.row_count if done else None,
+        "file_size_bytes": job.file_size_bytes if done else None,
+        "error": shown.status.error,
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.completed_at),
+        "expires_at": iso(job.expires_at),
+        "created_at": iso(job.created_at),
+    }
+
+
 SURFACE = Surface(
     name="webhooks",
     title="Webhook message-log exports",
@@ -65,4 +98,5 @@ SURFACE = Surface(
     date_range=DateRangeFields("start_time", "end_time", kind="datetime"),
     default_format="csv",
     description="A project's webhook message log as CSV.",
+    show_job=export_object,
 )

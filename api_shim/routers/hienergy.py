@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import HiEnergyPrincipal
-from api_shim.downloads import signed_url
+from api_shim.downloads import storage_unavailable
 from api_shim.errors import error_responses
-from api_shim.serialize import iso
 from catalog.registry import CATALOGS
 from report_exports.settings import get_settings
 from submission.service import JobView, list_views, read, submit
@@ -28,12 +27,6 @@ router = APIRouter(
 ReportType = Literal[
     "advertisers_csv", "deals_excel", "hot_advertisers_excel", "clicks_details_excel"
 ]
-DISPLAY = {
-    "pending": "Pending",
-    "processing": "Processing",
-    "completed": "Completed",
-    "failed": "Failed",
-}
 
 
 def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
@@ -106,34 +99,8 @@ class CreateExport(BaseModel):
 
 def export_object(view: JobView) -> dict[str, Any]:
     """The seed's "Generative export report (chunked Excel/CSV) summary"."""
-    job, status = view.job, view.status
-    url, expires_in = signed_url(job) if status.file_available else (None, None)
-    return {
-        "id": job.id,
-        "report_type": job.report_type,
-        "display_name": CATALOGS[SURFACE][job.report_type].display_name,
-        "status": status.value,
-        "status_display": DISPLAY[status.value],
-        "parameters": {
-            k: v for k, v in job.params.items() if k in ("search_params", "index_params")
-        },
-        "filename": job.filename,
-        "download_url": url,
-        "download_expires_in_seconds": expires_in,
-        "error_message": status.error,
-        "progress": (
-            {"parts_ready": job.parts_done, "total_parts": job.parts_total}
-            if job.parts_total
-            else None
-        ),
-        "parent_report_id": None,
-        "chunked_export": bool(job.parts_total and job.parts_total > 1),
-        "created_at": iso(job.created_at),
-        "updated_at": iso(job.updated_at),
-        "started_at": iso(job.started_at),
-        "completed_at": iso(job.completed_at),
-        "status_url": f"{get_settings().base_url}/api/v1/exports/{job.id}",
-    }
+    with storage_unavailable():
+        return HIENERGY.show_job(view.shown())
 
 
 @router.post(

@@ -12,15 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from api_shim.deps import VerifyHumanPrincipal
 from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses
-from api_shim.serialize import iso
 from catalog.fields import DATE_SCHEMA
 from catalog.registry import CATALOGS
 from catalog.verifyhuman import FORMATS
 from catalog.verifyhuman_params import VerifyHumanParams
 from jobstore.accounts import Principal
 from submission.service import JobView, cancel_queued, list_views, read, submit
-from surfaces.base import Phase, PlanGate
+from surfaces.base import PlanGate
 from surfaces.verifyhuman import SURFACE as VERIFYHUMAN
+from surfaces.verifyhuman import summary
 
 SURFACE = VERIFYHUMAN.name
 assert VERIFYHUMAN.plan_gate is not None
@@ -88,48 +88,11 @@ def _require_plan(principal: Principal) -> None:
 
 
 def _summary(view: JobView) -> dict[str, Any]:
-    job = view.job
-    out: dict[str, Any] = {
-        "id": job.id,
-        "report_type": job.report_type,
-        "format": job.format,
-        "status": view.status.value,
-    }
-    if view.status.phase in (Phase.SUCCEEDED, Phase.EXPIRED):
-        out["file_size_bytes"] = job.file_size_bytes
-    out["created_at"] = iso(job.created_at)
-    if job.completed_at is not None:
-        out["completed_at"] = iso(job.completed_at)
-    return out
+    return summary(view.shown())
 
 
 def _detail(view: JobView) -> dict[str, Any]:
-    job = view.job
-    out = _summary(view)
-    out["params"] = {k: job.params.get(k) for k in ("env", "from", "to")}
-    if view.status.error:
-        out["error"] = view.status.error
-    if job.parts_total:
-        out["progress"] = {"parts_done": job.parts_done, "parts_total": job.parts_total}
-    if view.status.file_available:
-        out["download_url"] = f"/api/reports/exports/{job.id}/download"
-    return {
-        k: out[k]
-        for k in (
-            "id",
-            "report_type",
-            "format",
-            "status",
-            "params",
-            "file_size_bytes",
-            "created_at",
-            "completed_at",
-            "error",
-            "progress",
-            "download_url",
-        )
-        if k in out
-    }
+    return VERIFYHUMAN.show_job(view.shown())
 
 
 @router.post(

@@ -12,11 +12,9 @@ from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from api_shim.deps import WebhooksPrincipal
 from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses, request_id
-from api_shim.serialize import iso
 from catalog.fields import TIMESTAMP_SCHEMA
 from jobstore.accounts import Principal
 from submission.service import JobView, list_views, read, submit
-from surfaces.base import Phase
 from surfaces.webhooks import SURFACE as WEBHOOKS
 
 SURFACE = WEBHOOKS.name
@@ -65,26 +63,7 @@ class CreateExport(BaseModel):
 
 def export_object(view: JobView, principal: Principal) -> dict[str, Any]:
     """The seed's export object (filters as ``filter_*``)."""
-    job, params = view.job, view.job.params
-    done = view.status.phase in (Phase.SUCCEEDED, Phase.EXPIRED)
-    return {
-        "id": job.public_id,
-        "project_id": principal.project_id,
-        "status": view.status.value,
-        "filter_start_time": params.get("start_time"),
-        "filter_end_time": params.get("end_time"),
-        "filter_status": params.get("status"),
-        "filter_endpoint_id": params.get("endpoint_id"),
-        "filter_inbound_endpoint_id": params.get("inbound_endpoint_id"),
-        "direction": params.get("direction"),
-        "row_count": job.row_count if done else None,
-        "file_size_bytes": job.file_size_bytes if done else None,
-        "error": view.status.error,
-        "started_at": iso(job.started_at),
-        "completed_at": iso(job.completed_at),
-        "expires_at": iso(job.expires_at),
-        "created_at": iso(job.created_at),
-    }
+    return WEBHOOKS.show_job(view.shown(principal.project_id))
 
 
 def _envelope(request: Request, data: Any, status_code: int = 200) -> JSONResponse:
