@@ -92,7 +92,7 @@ def check_events(events: list[str]) -> list[str]:
     for event in events:
         if event not in EVENTS:
             raise ValidationError(
-                f"Unknown event {event[:60]!r}. Must be one of: {', '.join(EVENTS)}",
+                f"Unknown event {event[:60]!r} in events. Must be one of: {', '.join(EVENTS)}",
                 field="events",
             )
     return list(dict.fromkeys(events))

@@ -55,6 +55,10 @@ os.environ.update(
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_LOGGING_TO_API_ENABLED": "false",  # the server stops before the last flush
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",  # schedules produce runs soon
+        # Webhook receivers of the tests listen on loopback over http; retries come fast.
+        "REPORT_EXPORTS_WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",
+        "REPORT_EXPORTS_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+        "REPORT_EXPORTS_WEBHOOK_TIMEOUT_SECONDS": "3",
     }
 )
 os.environ.pop("REPORT_EXPORTS_SOURCE_URL", None)

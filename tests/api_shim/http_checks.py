@@ -35,7 +35,9 @@ ANY_FIELD = object()
 
 def surface_of(path: str) -> str:
     """Whose shape (and way of sending a key) a path has: "vh", "he" or "wh"."""
-    return "he" if path.startswith(HE) else "wh" if path.startswith(WH) else "vh"
+    if path.startswith(HE):
+        return "he"
+    return "wh" if path.startswith((WH, "/account/")) else "vh"  # /account/: wh's envelope
 
 
 def job_rows() -> int:
