@@ -17,9 +17,9 @@ from api_shim.errors import ApiError
 from catalog.registry import CONTENT_TYPES
 from jobstore.models import ExportJob
 from report_exports.errors import StorageError
-from storage import links
 from storage.files import default_storage
-from storage.links import _signature, content_disposition, signing_key, url_lifetime, verify
+from surfaces import links
+from surfaces.links import _signature, content_disposition, signing_key, url_lifetime, verify
 
 logger = logging.getLogger(__name__)
 __all__ = ["_signature", "content_disposition", "signing_key", "url_lifetime", "verify"]
@@ -40,7 +40,7 @@ def storage_unavailable() -> Iterator[None]:
 
 
 def signed_url(job: ExportJob) -> tuple[str, int]:
-    """``storage.links.signed_url``: a storage failure is a 503."""
+    """``surfaces.links.signed_url``: a storage failure is a 503."""
     with storage_unavailable():
         return links.signed_url(job)
 

@@ -9,7 +9,6 @@ from pydantic.json_schema import SkipJsonSchema
 
 from catalog.registry import CATALOGS
 from report_exports.settings import get_settings
-from storage.links import signed_url
 from surfaces.base import (
     AuthScheme,
     DateRangeFields,
@@ -20,6 +19,7 @@ from surfaces.base import (
     Surface,
     iso,
 )
+from surfaces.links import signed_url
 
 DISPLAY = {
     "pending": "Pending",

@@ -342,3 +342,30 @@ def test_an_endpoint_failing_for_the_whole_period_is_disabled_and_says_why(
     assert found.disabled_reason is not None and "HTTP 503" in found.disabled_reason
     (row,) = _deliveries(engine)
     assert row.state == "failed" and row.attempts == count >= 2
+
+
+def test_the_readme_receiver_verifies_signatures() -> None:
+    from fastapi.testclient import TestClient
+
+    from report_exports.settings import PROJECT_ROOT
+    from submission.webhooks import sign
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    start = readme.index("```python\nimport hashlib, hmac, time\n") + len("```python\n")
+    code = readme[start : readme.index("```", start)]
+    assert len(code.strip().splitlines()) <= 12
+    namespace: dict[str, Any] = {}
+    exec(code.replace('b"whsec_..."', 'b"whsec_readme"'), namespace)
+    client = TestClient(namespace["app"])
+    body, now = b'{"type":"export.succeeded"}', int(time.time())
+
+    def post(signature: str | None, content: bytes = body) -> int:
+        headers = {"Report-Exports-Signature": signature} if signature is not None else {}
+        return client.post("/rex", content=content, headers=headers).status_code
+
+    assert post(sign(body, ["whsec_readme"], now)) == 204
+    assert post(sign(body, ["whsec_old", "whsec_readme"], now)) == 204  # rotation overlap
+    assert post(sign(body, ["whsec_readme"], now), body + b" ") == 400
+    assert post(sign(body, ["whsec_other"], now)) == 400
+    assert post(sign(body, ["whsec_readme"], now - 3600)) == 400
+    assert post(None) == 400

@@ -1,6 +1,6 @@
 """Expiring download links of published files: presigned on S3, HMAC-signed otherwise.
 
-Here, below the surfaces, so that whoever shows a job (the API's routers, the webhook
+Here, with the surfaces, so that whoever shows a job (the API's routers, the webhook
 payloads of the delivery flow) hands out the same links. Storage failures leave as
 :class:`report_exports.errors.StorageError`; the API turns them into 503s.
 """
