@@ -29,8 +29,9 @@ test: $(STAMP) ## Run the whole suite (postgres tests need REPORT_EXPORTS_TEST_P
 test-fast: $(STAMP) ## The suite without slow-marked tests
 	$(BIN)/pytest -m "not slow"
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, the import contracts (layers) and mypy
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim surfaces submission cli benchmarks
 
 bench: $(STAMP) ## Benchmarks vs psql, DuckDB, pandas, polars at 1M and 5M rows (long); see benchmarks/
