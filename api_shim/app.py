@@ -22,11 +22,12 @@ from api_shim.errors import (
     surface_of,
 )
 from api_shim.headers import ResponseHeaders
-from api_shim.routers import account, hienergy, verifyhuman, webhooks
+from api_shim.routers import account, declared, hienergy, verifyhuman, webhooks
 from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 from submission import delivery
+from surfaces.registry import surfaces
 
 logger = logging.getLogger(__name__)
 EXPORT_PREFIXES = (
@@ -42,9 +43,13 @@ class ReportExportsAPI(FastAPI):
     which answers unexpected exceptions itself; wrapping the built stack covers those too.
     """
 
+    no_store_prefixes: tuple[str, ...] = EXPORT_PREFIXES
+
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack, wrapped in ResponseHeaders."""
-        return ResponseHeaders(super().build_middleware_stack(), no_store_prefixes=EXPORT_PREFIXES)
+        return ResponseHeaders(
+            super().build_middleware_stack(), no_store_prefixes=self.no_store_prefixes
+        )
 
 
 def create_app() -> FastAPI:
@@ -91,6 +96,10 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     for router in account.routers():
         app.include_router(router)
+    for surface in surfaces().values():  # declared as data only: the generic router
+        if surface.name not in declared.BUILT_IN:
+            app.include_router(declared.router_for(surface))
+            app.no_store_prefixes += (surface.base_path,)
 
     app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
 

@@ -12,6 +12,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from catalog.registry import CATALOGS, ExportRequest, find_report, validate_request
 from report_exports.errors import ValidationError
 from report_exports.settings import get_settings
+from surfaces.base import Surface
+from surfaces.registry import get_surface
 
 app = typer.Typer(
     help="Report Exports: reliable background exports as CSV, Excel or PDF.",
@@ -40,36 +42,36 @@ def _pairs(items: list[str], option: str) -> dict[str, Any]:
 
 
 def build_params(
-    surface: str,
+    surface: Surface,
     *,
-    env: str | None,
     date_from: str | None,
     date_to: str | None,
     start_time: str | None,
     end_time: str | None,
     params: list[str],
     search: list[str],
-    sort: str | None,
-    order: str | None,
+    options: dict[str, str | None],
 ) -> dict[str, Any]:
-    """The request body of the report's surface from command-line options."""
-    body: dict[str, Any] = _pairs(params, "--param")
-    if surface == "verifyhuman":
-        body |= {k: v for k, v in (("env", env), ("from", date_from), ("to", date_to)) if v}
-    elif surface == "webhooks":
-        body |= {k: v for k, v in (("start_time", start_time), ("end_time", end_time)) if v}
-    elif surface == "hienergy":
-        found = _pairs(search, "--search")
-        if date_from:
-            found["from"] = date_from
-        if date_to:
-            found["to"] = date_to
-        if found:
-            body["search_params"] = found
-        index = {k: v for k, v in (("sort", sort), ("order", order)) if v}
-        if index:
-            body["index_params"] = index
-    return body
+    """The request body of the report's surface from command-line options.
+
+    The surface says where its range and filters go (``date_range``) and where its own
+    options go (``option_fields``); dates (``--from``/``--to``) or instants
+    (``--start-time``/``--end-time``) as its range is kept.
+    """
+    if surface.date_range.kind == "datetime":
+        start, end, other = start_time, end_time, ("from", date_from or date_to)
+    else:
+        start, end, other = date_from, date_to, ("start_time", start_time or end_time)
+    if other[1]:
+        option = "--" + other[0].replace("_", "-")
+        raise ValidationError(f"{option} does not apply to {surface.title} reports", field=other[0])
+    return surface.request_body(
+        _pairs(params, "--param"),
+        filters=_pairs(search, "--search"),
+        options=options,
+        start=start,
+        end=end,
+    )
 
 
 def _run(request: ExportRequest, account: int) -> None:
@@ -127,16 +129,14 @@ def export(
     try:
         spec = find_report(report)
         body = build_params(
-            spec.surface,
-            env=env,
+            get_surface(spec.surface),
             date_from=date_from,
             date_to=date_to,
             start_time=start_time,
             end_time=end_time,
             params=param,
             search=search,
-            sort=sort,
-            order=order,
+            options={"env": env, "sort": sort, "order": order},
         )
         request = validate_request(spec.surface, spec.name, fmt, body)
     except ValidationError as exc:

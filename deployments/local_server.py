@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from report_exports.settings import Settings, get_settings
+from report_exports.settings import Settings, get_settings, prefect_database_connection_url
 
 # Flow-run processes hand memory back to the OS as soon as it is freed. Without this the
 # memory freed after extraction stays mapped while rendering allocates anew (5M-row CSV:
@@ -65,6 +65,9 @@ def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Po
         "PREFECT_HOME": str(settings.prefect_home),
     }
     env.pop("PREFECT_API_URL", None)
+    if settings.prefect_database_url:
+        url = prefect_database_connection_url(settings.prefect_database_url)
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url
     with log_file.open("ab") as log:
         return subprocess.Popen(
             [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],

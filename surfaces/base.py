@@ -114,11 +114,15 @@ class DateRangeFields:
         import copy
 
         body = copy.deepcopy(filters)
-        target = body
-        for name in self.container:
-            target = target.setdefault(name, {})
-        target.update(self.fields(first, last, tz))
+        _nested(body, self.container).update(self.fields(first, last, tz))
         return body
+
+
+def _nested(body: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    target = body
+    for name in path:
+        target = target.setdefault(name, {})
+    return target
 
 
 def _utc_text(moment: datetime) -> str:
@@ -148,7 +152,41 @@ class Surface:
     enabled: Callable[[Settings], bool] = _always
     disabled_message: str = "Not found"
     default_format: str | None = None  # when the surface's requests name none
+    option_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Where the CLI's surface options (``--env``, ``--sort``…) go in a request body."""
     description: str = ""
+
+    def request_body(
+        self,
+        fields: dict[str, Any],
+        *,
+        filters: dict[str, Any],
+        options: Mapping[str, Any],
+        start: str | None,
+        end: str | None,
+    ) -> dict[str, Any]:
+        """A request body from loose parts: top-level ``fields``, ``filters`` and the
+        range where the surface keeps them, ``options`` where :attr:`option_fields` says.
+
+        ValidationError names an option this surface does not take.
+        """
+        body = dict(fields)
+        found = dict(filters)
+        bounds = ((self.date_range.start, start), (self.date_range.end, end))
+        found |= {name: value for name, value in bounds if value}
+        if found:
+            _nested(body, self.date_range.container).update(found)
+        for option, value in options.items():
+            if value is None:
+                continue
+            if option not in self.option_fields:
+                raise ValidationError(
+                    f"--{option.replace('_', '-')} does not apply to {self.title} reports",
+                    field=option,
+                )
+            *container, name = self.option_fields[option]
+            _nested(body, tuple(container))[name] = value
+        return body
 
     def word(self, phase: Phase) -> str:
         """The surface's status word for a phase."""

@@ -52,5 +52,6 @@ SURFACE = Surface(
     render_error=render_error,
     date_range=DateRangeFields("from", "to", container=("search_params",)),
     scopes_by_user=True,
+    option_fields={"sort": ("index_params", "sort"), "order": ("index_params", "order")},
     description="Affiliate advertisers, deals and clicks as chunked Excel or CSV reports.",
 )

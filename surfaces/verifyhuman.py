@@ -73,6 +73,7 @@ SURFACE = Surface(
         max_range_days={"growth": 93, "pro": 366, "enterprise": 1096},
     ),
     range_days=range_days,
+    option_fields={"env": ("env",)},
     enabled=_enabled,
     disabled_message="Report exports are not enabled",
     description="Verification analytics as PDF summaries or CSV data.",
