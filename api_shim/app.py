@@ -22,6 +22,8 @@ from api_shim.errors import (
     surface_of,
 )
 from api_shim.headers import ResponseHeaders
+from api_shim.page import PREFIX as PAGE_PREFIX
+from api_shim.page import create_page_app
 from api_shim.routers import account, hienergy, verifyhuman, webhooks
 from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
@@ -91,6 +93,8 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     for router in account.routers():
         app.include_router(router)
+
+    app.mount(PAGE_PREFIX, create_page_app())  # the page for people: HTML, its own errors
 
     app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
 
