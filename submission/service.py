@@ -288,9 +288,7 @@ def _visible(principal: Principal, names: list[str], own_only: bool) -> list[Any
     where: list[Any] = [ExportJob.account_id == principal.account_id]
     where.append(ExportJob.surface.in_(names))
     if scoped:
-        where.append(
-            ExportJob.surface.not_in(scoped) | (ExportJob.requested_by == principal.user)
-        )
+        where.append(ExportJob.surface.not_in(scoped) | (ExportJob.requested_by == principal.user))
     return where
 
 

@@ -142,9 +142,9 @@ def create_page_app() -> ASGIApp:
         app.include_router(router)
     NAV.clear()
     for module in sections.modules():
-        router = getattr(module, "router", None)
-        if isinstance(router, APIRouter):
-            app.include_router(router)
+        section = getattr(module, "router", None)
+        if isinstance(section, APIRouter):
+            app.include_router(section)
         if isinstance(getattr(module, "NAV", None), tuple):
             NAV.append(module.NAV)
     _install_handlers(app)

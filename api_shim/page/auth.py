@@ -61,7 +61,9 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 def signed_out(request: Request, exc: SignedOut) -> Response:
     """Send a visitor without a valid session to sign-in (the bad cookie is dropped)."""
     path = request.url.path
-    target = f"{PREFIX}/sign-in?next={quote(path)}" if request.method == "GET" else f"{PREFIX}/sign-in"
+    target = (
+        f"{PREFIX}/sign-in?next={quote(path)}" if request.method == "GET" else f"{PREFIX}/sign-in"
+    )
     if exc.had_cookie:
         target += ("&" if "?" in target else "?") + "notice=ended"
     response = RedirectResponse(target, status_code=303)

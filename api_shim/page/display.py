@@ -78,7 +78,7 @@ def progress_of(view: JobView) -> Progress:
         rows_done=int(rows_done) if rows_done else None,
         rows_total=int(rows_total) if rows_total else None,
         eta_seconds=eta if eta is not None and eta >= 0 else None,
-        stage=STAGE_WORDS.get(str(stage), None) if stage else None,
+        stage=STAGE_WORDS.get(str(stage)) if stage else None,
     )
 
 

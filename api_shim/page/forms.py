@@ -30,7 +30,6 @@ WORDS = {
 }
 GROUP_LEGENDS = {"search_params": "Filters", "index_params": "Sort"}
 LIST_HINT = "One value, or several separated by commas"
-DATETIME_HINT = "In UTC"
 _LOCAL_MINUTES = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 
@@ -72,7 +71,10 @@ def label_of(name: str) -> str:
 
 def _resolve(schema: dict[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
-        schema = {**defs[schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+        schema = {
+            **defs[schema["$ref"].rsplit("/", 1)[-1]],
+            **{k: v for k, v in schema.items() if k != "$ref"},
+        }
     return schema
 
 
@@ -97,9 +99,17 @@ def _field(name: str, path: str, schema: dict[str, Any], required: bool) -> Form
     first = options[0] if options else {}
     if any(o.get("type") == "array" for o in options):
         longest = first.get("maxLength")
-        return FormField(kind="list", hint=LIST_HINT, max_length=None if longest is None else longest * 50 + 49, default=default, **common)
+        return FormField(
+            kind="list",
+            hint=LIST_HINT,
+            max_length=None if longest is None else longest * 50 + 49,
+            default=default,
+            **common,
+        )
     if "enum" in first:
-        return FormField(kind="select", choices=tuple(_text(c) for c in first["enum"]), default=default, **common)
+        return FormField(
+            kind="select", choices=tuple(_text(c) for c in first["enum"]), default=default, **common
+        )
     kind = first.get("type")
     if kind == "boolean":
         return FormField(kind="boolean", choices=("true", "false"), default=default, **common)

@@ -15,8 +15,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from api_shim.downloads import file_response
 from api_shim.page import display
-from api_shim.page.deps import PREFIX, Visitor, VisitorDep, checked_form, page_surfaces, render
-from api_shim.page.deps import templates
+from api_shim.page.deps import (
+    PREFIX,
+    Visitor,
+    VisitorDep,
+    checked_form,
+    page_surfaces,
+    render,
+    templates,
+)
 from catalog.registry import CATALOGS
 from report_exports.errors import NotFoundError
 from report_exports.settings import get_settings
@@ -125,9 +132,7 @@ def _value(value: Any) -> str:
 async def _row(who: Visitor, public_id: str) -> Row:
     if not PUBLIC_ID.fullmatch(public_id):
         raise NotFoundError("Export job not found")
-    view = await read_account_job(
-        who.principal, page_surfaces(), public_id, own_only=who.own_only
-    )
+    view = await read_account_job(who.principal, page_surfaces(), public_id, own_only=who.own_only)
     return Row(view, who)
 
 

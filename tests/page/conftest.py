@@ -15,6 +15,14 @@ from jobstore.accounts import create_account, create_api_key
 from jobstore.models import ExportJob, LaunchMode
 from jobstore.store import create_job, init_store, job_engine
 
+OVERVIEW_FORM = {
+    "report": "overview",
+    "format": "csv",
+    "env": "live",
+    "from": "2025-12-01",
+    "to": "2025-12-02",
+}
+"""A valid new-export form (VerifyHuman overview, two days), without its CSRF token."""
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
@@ -69,7 +77,9 @@ def sign_in(client: TestClient, key: str) -> str:
     return token_of(client.get("/ui/").text)
 
 
-def local_job(account_id: int, user: str, surface: str = "verifyhuman", **params: object) -> ExportJob:
+def local_job(
+    account_id: int, user: str, surface: str = "verifyhuman", **params: object
+) -> ExportJob:
     """A queued job that no launcher picks up (the CLI's kind): read, never run."""
     reports = {"verifyhuman": "overview", "hienergy": "deals_excel", "webhooks": "message-log"}
     formats = {"verifyhuman": "csv", "hienergy": "xlsx", "webhooks": "csv"}

@@ -23,11 +23,17 @@ from jobstore.models import LaunchMode
 from jobstore.store import create_job, job_engine
 from tests.api_shim.http_checks import job_rows, runner_paused
 from tests.factories import DEC_END, DEC_START, query
+from tests.page.conftest import OVERVIEW_FORM
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 DONE_TIMEOUT = 120_000  # ms: an export on the shared test stack, with room for a busy machine
 WIDE, PHONE = {"width": 1440, "height": 900}, {"width": 375, "height": 740}
 
@@ -50,7 +56,9 @@ def new_context(browser: Browser, stack: Any, viewport: dict[str, int] = WIDE) -
     return context
 
 
-def sign_in(context: BrowserContext, stack: Any, account: str = "acme", role: str = "admin") -> Page:
+def sign_in(
+    context: BrowserContext, stack: Any, account: str = "acme", role: str = "admin"
+) -> Page:
     """Open the page, land on sign-in, sign in with the demo key by the keyboard."""
     page = context.new_page()
     page.goto("/ui/")
@@ -209,7 +217,7 @@ def test_post_without_csrf_token_is_refused(browser, stack) -> None:
     context = new_context(browser, stack)
     sign_in(context, stack)
     before = job_rows()
-    form = {"report": "overview", "format": "csv", "env": "live", "from": "2025-12-01", "to": "2025-12-02"}
+    form = OVERVIEW_FORM
     refused = context.request.post("/ui/exports", form=form)
     assert refused.status == 403 and "security token" in refused.text()
     assert job_rows() == before
@@ -250,7 +258,8 @@ CONTRAST = """() => {
     if (!text || el.closest(".visually-hidden, .skip")) continue;
     const fg = lum(rgb(getComputedStyle(el).color)), bg = lum(background(el));
     const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    if (ratio < 4.5) out.push(el.tagName + " '" + el.textContent.trim().slice(0, 30) + "' " + ratio.toFixed(2));
+    const what = el.tagName + " '" + el.textContent.trim().slice(0, 30) + "' ";
+    if (ratio < 4.5) out.push(what + ratio.toFixed(2));
   }
   return out;
 }"""
@@ -260,7 +269,8 @@ UNNAMED = """() => {
     if (!el.labels.length && !el.getAttribute("aria-label")) bad.push(el.name || el.id);
   }
   for (const el of document.querySelectorAll("button, a[href]")) {
-    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) bad.push(el.outerHTML.slice(0, 60));
+    const named = el.textContent.trim() || el.getAttribute("aria-label");
+    if (!named) bad.push(el.outerHTML.slice(0, 60));
   }
   return bad;
 }"""
@@ -270,8 +280,12 @@ UNNAMED = """() => {
 def test_labels_contrast_and_width(browser, stack, viewport) -> None:
     context = new_context(browser, stack, viewport)
     page = sign_in(context, stack)
-    for path in ("/ui/", "/ui/exports/new", "/ui/exports/new?report=deals_excel",
-                 "/ui/exports/new?report=message-log"):
+    for path in (
+        "/ui/",
+        "/ui/exports/new",
+        "/ui/exports/new?report=deals_excel",
+        "/ui/exports/new?report=message-log",
+    ):
         page.goto(path)
         assert page.evaluate(UNNAMED) == [], path
         assert page.evaluate(CONTRAST) == [], path

@@ -10,7 +10,7 @@ from api_shim.page.forms import all_fields, form_of, request_params
 from catalog.registry import CATALOGS, validate_request
 from report_exports.errors import ValidationError
 from tests.api_shim.http_checks import no_job_row
-from tests.page.conftest import sign_in
+from tests.page.conftest import OVERVIEW_FORM, sign_in
 
 
 def _fields(report: str) -> dict[str, object]:
@@ -36,9 +36,14 @@ def test_input_types_follow_the_parameter_types() -> None:
     assert (pct.kind, pct.minimum, pct.maximum) == ("number", "0", "100")
     assert deals["search_params.category"].kind == "list"
     assert deals["search_params.advertiser_id"].kind == "integer"
-    assert deals["index_params.sort"].default == "id" and "discount_pct" in deals["index_params.sort"].choices
+    assert (
+        deals["index_params.sort"].default == "id"
+        and "discount_pct" in deals["index_params.sort"].choices
+    )
     hooks = _fields("message-log")
-    assert hooks["start_time"].kind == "datetime" and hooks["start_time"].label == "Start time (UTC)"
+    assert (
+        hooks["start_time"].kind == "datetime" and hooks["start_time"].label == "Start time (UTC)"
+    )
     assert hooks["status"].choices[-1] == "failed_permanent" and not hooks["status"].required
 
 
@@ -53,11 +58,19 @@ def test_submitted_values_become_the_request_the_catalog_takes() -> None:
     deals = CATALOGS["hienergy"]["deals_excel"]
     body = request_params(
         form_of(deals),
-        {"search_params.category": "Travel, Books", "search_params.exclusive": "true",
-         "search_params.min_discount_pct": "12.5", "index_params.order": "desc"},
+        {
+            "search_params.category": "Travel, Books",
+            "search_params.exclusive": "true",
+            "search_params.min_discount_pct": "12.5",
+            "index_params.order": "desc",
+        },
     )
     assert body == {
-        "search_params": {"category": ["Travel", "Books"], "exclusive": "true", "min_discount_pct": "12.5"},
+        "search_params": {
+            "category": ["Travel", "Books"],
+            "exclusive": "true",
+            "min_discount_pct": "12.5",
+        },
         "index_params": {"order": "desc"},
     }
     params = validate_request("hienergy", "deals_excel", "xlsx", body).params_json()
@@ -70,7 +83,9 @@ def _error_beside(html: str, field_id: str) -> str:
     assert tag, html[:2000]
     assert 'aria-invalid="true"' in tag.group(0)
     assert f"{field_id}-error" in tag.group(0)  # aria-describedby names the message
-    found = re.search(rf'id="{field_id}-error"><span class="visually-hidden">Error: </span>([^<]+)<', html)
+    found = re.search(
+        rf'id="{field_id}-error"><span class="visually-hidden">Error: </span>([^<]+)<', html
+    )
     assert found, html
     return found.group(1)
 
@@ -85,12 +100,29 @@ def _api_message(surface: str, report: str, fmt: str, params: dict[str, object])
     ("form", "field_id", "expected"),
     [
         (
-            {"report": "overview", "format": "csv", "env": "live", "from": "2025-12-10", "to": "2025-12-01"},
+            {
+                "report": "overview",
+                "format": "csv",
+                "env": "live",
+                "from": "2025-12-10",
+                "to": "2025-12-01",
+            },
             "f-to",
-            _api_message("verifyhuman", "overview", "csv", {"env": "live", "from": "2025-12-10", "to": "2025-12-01"}),
+            _api_message(
+                "verifyhuman",
+                "overview",
+                "csv",
+                {"env": "live", "from": "2025-12-10", "to": "2025-12-01"},
+            ),
         ),
         (
-            {"report": "overview", "format": "csv", "env": "live", "from": "2025-01-01", "to": "2025-12-31"},
+            {
+                "report": "overview",
+                "format": "csv",
+                "env": "live",
+                "from": "2025-01-01",
+                "to": "2025-12-31",
+            },
             "f-to",
             "Date range exceeds plan limit (93 days on the Growth plan)",
         ),
@@ -102,22 +134,37 @@ def _api_message(surface: str, report: str, fmt: str, params: dict[str, object])
         (
             {"report": "deals_excel", "format": "xlsx", "search_params.min_discount_pct": "150"},
             "f-search-params-min-discount-pct",
-            _api_message("hienergy", "deals_excel", "xlsx", {"search_params": {"min_discount_pct": "150"}}),
+            _api_message(
+                "hienergy", "deals_excel", "xlsx", {"search_params": {"min_discount_pct": "150"}}
+            ),
         ),
         (
-            {"report": "message-log", "format": "csv", "start_time": "2025-12-02T00:00", "end_time": "2025-12-01T00:00"},
+            {
+                "report": "message-log",
+                "format": "csv",
+                "start_time": "2025-12-02T00:00",
+                "end_time": "2025-12-01T00:00",
+            },
             "f-end-time",
             "end_time must be after start_time",
         ),
         (
-            {"report": "overview", "format": "xlsx", "env": "live", "from": "2025-12-01", "to": "2025-12-02"},
+            {
+                "report": "overview",
+                "format": "xlsx",
+                "env": "live",
+                "from": "2025-12-01",
+                "to": "2025-12-02",
+            },
             "f-format",
             "Invalid format. overview is available as: pdf, csv",
         ),
     ],
     ids=["reversed-range", "plan-range", "missing", "number-bound", "instants", "format"],
 )
-def test_bad_input_is_said_beside_its_field(client, page_accounts, form, field_id, expected) -> None:
+def test_bad_input_is_said_beside_its_field(
+    client, page_accounts, form, field_id, expected
+) -> None:
     token = sign_in(client, page_accounts.keys["admin"])
     with no_job_row():
         response = client.post("/ui/exports", data={**form, "csrf_token": token})
@@ -128,7 +175,7 @@ def test_bad_input_is_said_beside_its_field(client, page_accounts, form, field_i
 
 def test_the_plan_gate_refuses_above_the_form(client, page_accounts) -> None:
     token = sign_in(client, page_accounts.keys["free"])
-    form = {"report": "overview", "format": "csv", "env": "live", "from": "2025-12-01", "to": "2025-12-02"}
+    form = OVERVIEW_FORM
     with no_job_row():
         response = client.post("/ui/exports", data={**form, "csrf_token": token})
     assert response.status_code == 403

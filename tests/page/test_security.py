@@ -12,7 +12,7 @@ from api_shim.downloads import signing_key
 from api_shim.page.session import SESSION_COOKIE, sign
 from jobstore.accounts import revoke_api_key
 from jobstore.store import job_engine
-from tests.page.conftest import local_job, sign_in, token_of
+from tests.page.conftest import OVERVIEW_FORM, local_job, sign_in, token_of
 
 
 def test_pages_need_a_session(client, page_accounts) -> None:
@@ -29,7 +29,9 @@ def test_session_cookie_is_signed_httponly_lax(client, page_accounts) -> None:
         "/ui/sign-in",
         data={"csrf_token": token_of(form.text), "api_key": page_accounts.keys["admin"]},
     )
-    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("rex_session="))
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("rex_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/ui" in cookie
     assert "Secure" not in cookie  # plain http here
     assert page_accounts.keys["admin"] not in cookie  # the key's id, never the key
@@ -98,8 +100,12 @@ def test_posts_without_the_csrf_token_are_refused(client, page_accounts) -> None
     token = sign_in(client, page_accounts.keys["admin"])
     assert token != token_of(form.text)  # a session gets its own token
     job = local_job(page_accounts.ours, "admin@ours.test")
-    body = {"report": "overview", "format": "csv", "env": "live", "from": "2025-12-01", "to": "2025-12-02"}
-    for data in (body, {**body, "csrf_token": "0" * 64}, {**body, "csrf_token": token_of(form.text)}):
+    body = OVERVIEW_FORM
+    for data in (
+        body,
+        {**body, "csrf_token": "0" * 64},
+        {**body, "csrf_token": token_of(form.text)},
+    ):
         assert client.post("/ui/exports", data=data).status_code == 403
         assert client.post(f"/ui/exports/{job.public_id}/cancel", data=data).status_code == 403
         assert client.post("/ui/sign-out", data=data).status_code == 403
@@ -112,13 +118,20 @@ def test_posts_without_the_csrf_token_are_refused(client, page_accounts) -> None
 
 def test_members_see_their_own_admins_the_account_never_another(client, page_accounts) -> None:
     admins = local_job(page_accounts.ours, "admin@ours.test")
-    members = local_job(page_accounts.ours, "member@ours.test", "webhooks",
-                        start_time="2025-12-01T00:00:00Z", end_time="2025-12-01T23:59:59Z")
+    members = local_job(
+        page_accounts.ours,
+        "member@ours.test",
+        "webhooks",
+        start_time="2025-12-01T00:00:00Z",
+        end_time="2025-12-01T23:59:59Z",
+    )
     theirs = local_job(page_accounts.theirs, "admin@theirs.test", "hienergy")
 
     sign_in(client, page_accounts.keys["admin"])
     listed = client.get("/ui/").text
-    assert f"/ui/exports/{admins.public_id}" in listed and f"/ui/exports/{members.public_id}" in listed
+    assert (
+        f"/ui/exports/{admins.public_id}" in listed and f"/ui/exports/{members.public_id}" in listed
+    )
     assert listed.index(members.public_id) < listed.index(admins.public_id)  # newest first
     assert theirs.public_id not in listed
     assert client.get(f"/ui/exports/{members.public_id}").status_code == 200
@@ -160,7 +173,10 @@ def test_security_headers_and_no_inline_script(client, page_accounts) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "same-origin"
         if response.headers.get("content-type", "").startswith("text/html"):
-            assert all(re.search(r'\ssrc="/ui/static/', tag) for tag in re.findall(r"<script[^>]*>", response.text))
+            assert all(
+                re.search(r'\ssrc="/ui/static/', tag)
+                for tag in re.findall(r"<script[^>]*>", response.text)
+            )
             assert response.headers["cache-control"] == "no-store"
     missing = client.get("/ui/nowhere")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
