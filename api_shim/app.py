@@ -22,6 +22,8 @@ from api_shim.errors import (
     surface_of,
 )
 from api_shim.headers import ResponseHeaders
+from api_shim.page import PREFIX as PAGE_PREFIX
+from api_shim.page import create_page_app
 from api_shim.routers import account, declared, hienergy, verifyhuman, webhooks
 from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
@@ -100,6 +102,8 @@ def create_app() -> FastAPI:
         if surface.name not in declared.BUILT_IN:
             app.include_router(declared.router_for(surface))
             app.no_store_prefixes += (surface.base_path,)
+
+    app.mount(PAGE_PREFIX, create_page_app())  # the page for people: HTML, its own errors
 
     app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
 

@@ -185,6 +185,7 @@ def demo() -> None:
         stack = start_stack(settings)
     try:
         console.print(f"API {stack.api_url} · Prefect UI {stack.prefect_url.removesuffix('/api')}")
+        console.print(f"Page {stack.page_url} (sign in with a key from var/demo-api-keys.json)")
         files = run_demo(stack, keys, settings.var_dir / "demo-downloads", console.print)
         console.print("[green]Downloaded:[/]")
         for path in files:
@@ -339,6 +340,7 @@ def up() -> None:
         stack = start_stack(settings)
     console.print(f"API:        {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
     console.print(f"Prefect UI: {stack.prefect_url.removesuffix('/api')}")
+    console.print(f"Page:       {stack.page_url}  (sign in with an API key below)")
     console.print("Demo API keys (account / role / key):")
     for name, roles in keys.items():
         for role, key in roles.items():

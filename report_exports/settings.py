@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     download_secret: str = Field(
         "", description="HMAC key of download URLs; empty means a random key kept in var/."
     )
+    ui_session_hours: float = Field(
+        8, gt=0, description="How long a sign-in to the page (/ui/) lasts before it ends."
+    )
+    ui_sign_in_limit: int = Field(
+        10, ge=1, description="Sign-in attempts one client address may make per window."
+    )
+    ui_sign_in_window_seconds: float = Field(
+        60, gt=0, description="The window of ui_sign_in_limit, in seconds."
+    )
+    prefect_ui_url: str = Field(
+        "",
+        description="Where admins open flow runs in the Prefect UI; empty means the Prefect "
+        "API URL without /api.",
+    )
     dedupe_window_seconds: int = Field(
         600, ge=0, description="HiEnergy: an identical completed export is reused this long."
     )

@@ -278,6 +278,77 @@ async def list_views(
     return await views(declared, jobs), total
 
 
+def _visible(principal: Principal, names: list[str], own_only: bool) -> list[Any]:
+    """WHERE clauses: the account's jobs on these surfaces, scoped as each surface says.
+
+    ``own_only`` scopes a member to their own jobs on every surface (the page's rule); a
+    surface that scopes by user (HiEnergy) scopes members whatever it is.
+    """
+    scoped = [n for n in names if own_only or _own_only(principal, get_surface(n))]
+    where: list[Any] = [ExportJob.account_id == principal.account_id]
+    where.append(ExportJob.surface.in_(names))
+    if scoped:
+        where.append(ExportJob.surface.not_in(scoped) | (ExportJob.requested_by == principal.user))
+    return where
+
+
+def _list_account(
+    principal: Principal, names: list[str], own_only: bool, limit: int, offset: int
+) -> tuple[list[ExportJob], int]:
+    where = _visible(principal, names, own_only)
+    with Session(job_engine(), expire_on_commit=False) as session:
+        total = session.scalar(select(func.count()).select_from(ExportJob).where(*where)) or 0
+        stmt = select(ExportJob).where(*where).order_by(ExportJob.id.desc())
+        jobs = list(session.scalars(stmt.limit(limit).offset(offset)))
+    return jobs, total
+
+
+async def _views_in_order(jobs: list[ExportJob], *, check_files: bool = False) -> list[JobView]:
+    """Views of jobs of several surfaces, in the given order (one Prefect read per surface)."""
+    by_surface: dict[str, list[ExportJob]] = {}
+    for job in jobs:
+        by_surface.setdefault(job.surface, []).append(job)
+    found: dict[int, JobView] = {}
+    for name, group in by_surface.items():
+        for view in await views(name, group, check_files=check_files):
+            found[view.job.id] = view
+    return [found[job.id] for job in jobs]
+
+
+async def list_account_views(
+    principal: Principal,
+    surfaces: list[str],
+    *,
+    limit: int,
+    offset: int = 0,
+    own_only: bool = False,
+) -> tuple[list[JobView], int]:
+    """The caller's jobs on several surfaces, newest first, and how many there are."""
+    jobs, total = await blocking(_list_account, principal, surfaces, own_only, limit, offset)
+    return await _views_in_order(jobs), total
+
+
+def _find_public(
+    principal: Principal, names: list[str], own_only: bool, public_id: str
+) -> ExportJob:
+    where = _visible(principal, names, own_only)
+    with Session(job_engine(), expire_on_commit=False) as session:
+        stmt = select(ExportJob).where(*where, ExportJob.public_id == public_id)
+        job = session.scalars(stmt).first()
+    if job is None:
+        raise NotFoundError(JOB_NOT_FOUND)
+    return job
+
+
+async def read_account_job(
+    principal: Principal, surfaces: list[str], public_id: str, *, own_only: bool = False
+) -> JobView:
+    """One job of the caller on any of these surfaces, by public id (file checked)."""
+    job = await blocking(_find_public, principal, surfaces, own_only, public_id)
+    (view,) = await _views_in_order([job], check_files=True)
+    return view
+
+
 class NotCancellable(ValidationError):
     """The job has started or finished; ``status`` is what the surface calls it now."""
 
