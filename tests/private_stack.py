@@ -32,6 +32,17 @@ from report_exports.database import engine_for
 from report_exports.settings import PROJECT_ROOT, prefect_database_connection_url
 
 BIN = Path(sys.executable).parent
+TERMINAL = {"succeeded", "failed", "cancelled", "expired"}
+BOUND_SECONDS = 60.0
+"""Terminal within, at the chaos periods (lease 5 + stale 10 + reconcile 5 s, and the run
+itself), doubled."""
+CHAOS_PERIODS = {
+    "REPORT_EXPORTS_RECONCILE_SECONDS": "5",
+    "REPORT_EXPORTS_LAUNCH_LEASE_SECONDS": "5",
+    "REPORT_EXPORTS_JOB_HEARTBEAT_SECONDS": "1",
+    "REPORT_EXPORTS_JOB_STALE_AFTER_SECONDS": "10",
+}
+"""The lifecycle periods of a chaos stack: the README's bound, scaled down."""
 
 
 def free_port() -> int:
@@ -139,6 +150,39 @@ def wait(check: Any, timeout: float, what: str) -> Any:
             return result
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# Helpers of the chaos cases (tests/deployments/test_chaos.py, tests/storage/test_s3_chaos.py).
+
+
+def _create(stack: PrivateStack, to: str, account: str = "acme") -> int:
+    body = {"report_type": "full-v21", "format": "csv", "env": "test", "from": "2025-11-01"}
+    response = stack.vh(account).post("/api/reports/exports", json={**body, "to": to})
+    assert response.status_code in (200, 201), response.text
+    return int(response.json()["id"])
+
+
+def _all_terminal(stack: PrivateStack, ids: list[int], bound: float = BOUND_SECONDS) -> list[Any]:
+    started = time.monotonic()
+    rows = wait(
+        lambda: (rows := stack.rows(ids)) and all(r.state in TERMINAL for r in rows) and rows,
+        bound,
+        f"jobs {ids} to be terminal (job rows)",
+    )
+    print(f"{len(ids)} jobs terminal {time.monotonic() - started:.1f} s after the fault")
+    return rows
+
+
+def _runner_pid(stack: PrivateStack, job_id: int) -> int:
+    row = wait(lambda: (r := stack.row(job_id)).runner and r, 60, f"job {job_id} to run")
+    return int(row.runner.rsplit(":", 1)[1])
+
+
+def _again_succeeds(stack: PrivateStack, to: str, old: int) -> None:
+    new = _create(stack, to)
+    assert new != old, "the failed job was handed back instead of a new one"
+    (row,) = _all_terminal(stack, [new], bound=120)
+    assert row.state == "succeeded", (row.state, row.error_message)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ import statistics
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -28,15 +27,23 @@ from sqlalchemy import select
 from jobstore.models import ExportJob
 from tests.conftest import TEST_VAR
 from tests.postgres import URL_VARIABLE, scratch_database, server_url
-from tests.private_stack import PrivateStack, private_stack, wait
+from tests.private_stack import (
+    BOUND_SECONDS,
+    CHAOS_PERIODS,
+    TERMINAL,
+    PrivateStack,
+    _again_succeeds,
+    _all_terminal,
+    _create,
+    _runner_pid,
+    private_stack,
+    wait,
+)
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
-TERMINAL = {"succeeded", "failed", "cancelled", "expired"}
 BURST_SECONDS = 900.0
 """200 small exports, 16 launched at a time, 8 running: 77 took 7 min on 2 cores at load 20."""
-BOUND_SECONDS = 60.0
-"""Terminal within: lease 5 + stale 10 + reconcile period 5 + the run itself, doubled."""
 
 
 ChaosStack = PrivateStack
@@ -45,10 +52,7 @@ ChaosStack = PrivateStack
 @pytest.fixture(scope="module")
 def chaos(demo_source: str) -> Iterator[ChaosStack]:
     settings = {
-        "REPORT_EXPORTS_RECONCILE_SECONDS": "5",
-        "REPORT_EXPORTS_LAUNCH_LEASE_SECONDS": "5",
-        "REPORT_EXPORTS_JOB_HEARTBEAT_SECONDS": "1",
-        "REPORT_EXPORTS_JOB_STALE_AFTER_SECONDS": "10",
+        **CHAOS_PERIODS,
         "REPORT_EXPORTS_SERVE_LIMIT": "8",
         # Production-sized chunks: the session's 200-row chunks make every export dozens of
         # task runs, whose state writes alone lock the Prefect server's SQLite under a burst.
@@ -65,24 +69,6 @@ def chaos(demo_source: str) -> Iterator[ChaosStack]:
         )
 
 
-def _create(stack: ChaosStack, to: str, account: str = "acme") -> int:
-    body = {"report_type": "full-v21", "format": "csv", "env": "test", "from": "2025-11-01"}
-    response = stack.vh(account).post("/api/reports/exports", json={**body, "to": to})
-    assert response.status_code in (200, 201), response.text
-    return int(response.json()["id"])
-
-
-def _all_terminal(stack: ChaosStack, ids: list[int], bound: float = BOUND_SECONDS) -> list[Any]:
-    started = time.monotonic()
-    rows = wait(
-        lambda: (rows := stack.rows(ids)) and all(r.state in TERMINAL for r in rows) and rows,
-        bound,
-        f"jobs {ids} to be terminal (job rows)",
-    )
-    print(f"{len(ids)} jobs terminal {time.monotonic() - started:.1f} s after the fault")
-    return rows
-
-
 def _no_orphan_files(stack: ChaosStack) -> None:
     files = stack.var / "files" / "exports"
     on_disk = {str(p.relative_to(stack.var / "files")) for p in files.rglob("*") if p.is_file()}
@@ -95,18 +81,6 @@ def _no_orphan_files(stack: ChaosStack) -> None:
             ).scalars()
         )
     assert on_disk <= owned, f"files no succeeded job owns: {sorted(on_disk - owned)}"
-
-
-def _runner_pid(stack: ChaosStack, job_id: int) -> int:
-    row = wait(lambda: (r := stack.row(job_id)).runner and r, 60, f"job {job_id} to run")
-    return int(row.runner.rsplit(":", 1)[1])
-
-
-def _again_succeeds(stack: ChaosStack, to: str, old: int) -> None:
-    new = _create(stack, to)
-    assert new != old, "the failed job was handed back instead of a new one"
-    (row,) = _all_terminal(stack, [new], bound=120)
-    assert row.state == "succeeded", (row.state, row.error_message)
 
 
 def test_api_killed_between_insert_and_launch(chaos: ChaosStack) -> None:
