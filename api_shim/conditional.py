@@ -62,12 +62,12 @@ def byte_range(header: str | None, size: int) -> ByteRange | None:
     first, last = match.groups()
     if first:
         start = int(first)
-        end = int(last) if last else size - 1
-        if end < start:
+        if last and int(last) < start:
             return None  # invalid range-spec: the header is ignored (RFC 9110 §14.1.1)
         if start >= size:
             raise RangeNotSatisfiable(size)
-        return ByteRange(start, min(end, size - 1), size)
+        end = min(int(last), size - 1) if last else size - 1
+        return ByteRange(start, end, size)
     suffix = int(last)
     if suffix == 0 or size == 0:
         raise RangeNotSatisfiable(size)

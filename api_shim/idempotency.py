@@ -47,7 +47,9 @@ def parse_key(raw: str | None) -> str | None:
     if raw is None:
         return None
     value = raw.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
+    if value.startswith('"'):  # the draft's sf-string: it must be whole
+        if len(value) < 2 or not value.endswith('"'):
+            raise ApiError(400, MALFORMED, field=HEADER)
         inner = value[1:-1]
         if re.search(r'\\[^"\\]|\\$|(?<!\\)"', inner.replace("\\\\", "")):
             raise ApiError(400, MALFORMED, field=HEADER)
