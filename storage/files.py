@@ -176,6 +176,9 @@ class Storage:
     ) -> str | None:
         """A SigV4 presigned GET URL that sets the response headers; None off S3.
 
+        S3 itself answers ``Range`` on it; its ``Cache-Control`` is ``private, no-store``
+        like the API's downloads (its ETag is S3's own, not the file's sha256).
+
         The headers ride in the signed query (``response-content-disposition``...), so
         changing the filename, the key or the expiry breaks the signature.
         """
@@ -188,6 +191,7 @@ class Storage:
                     expires=expires_in,
                     ResponseContentDisposition=content_disposition,
                     ResponseContentType=content_type,
+                    ResponseCacheControl="private, no-store",
                 )
             )
 

@@ -280,9 +280,7 @@ def _headers(stack_keys: dict[str, dict[str, str]], surface: str) -> dict[str, s
 # One surface per backend: every create goes through the same claim (the other tests
 # cover each surface's answers), and 50 requests take seconds on a loaded machine.
 @pytest.mark.parametrize("surface", ["vh"])
-def test_fifty_concurrent_requests_with_one_key_make_one_job_on_sqlite(
-    stack, surface: str
-) -> None:
+def test_fifty_concurrent_requests_with_one_key_make_one_job_on_sqlite(stack, surface: str) -> None:
     key, body = fresh_key(), fresh_body(surface)
     headers = {**_headers(stack.keys, surface), "Idempotency-Key": key}
     before = job_rows()
