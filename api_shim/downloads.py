@@ -169,14 +169,19 @@ def download_conditions(
         Header(alias="Range", description="One byte range: `bytes=a-b`, `bytes=a-`, `bytes=-n`"),
     ] = None,
     if_range: Annotated[
-        str | None, Header(description="Serve the range only if the ETag is still this one")
+        str | None,
+        Header(alias="If-Range", description="Serve the range only while the ETag is this one"),
     ] = None,
     if_none_match: Annotated[
-        str | None, Header(description="304 when the file's ETag is among these")
+        str | None,
+        Header(alias="If-None-Match", description="304 when the file's ETag is among these"),
     ] = None,
     accept_encoding: Annotated[
         str | None,
-        Header(description="`gzip` compresses a CSV in transfer (not with Range)"),
+        Header(
+            alias="Accept-Encoding",
+            description="`gzip` compresses a CSV in transfer (not with Range)",
+        ),
     ] = None,
 ) -> DownloadConditions:
     """A dependency: the download headers of the request, documented in the OpenAPI."""
