@@ -111,6 +111,7 @@ def test_unsatisfiable_range_is_416_in_the_surface_shape(
 ) -> None:
     d = downloads[path]
     size = d.job.file_size_bytes
+    assert size is not None
     for header in (f"bytes={size}-", f"bytes={size + 5}-{size + 9}", "bytes=-0"):
         response = d.get(Range=header)
         expect_error(response, 416, "range not satisfiable")

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
 
 from jobstore.idempotency import KeyScope, claim_key
 from jobstore.models import ExportJob, IdempotencyKey
@@ -78,8 +79,8 @@ def fingerprint(path: str, body: dict[str, Any]) -> str:
 
 
 def key_rows(engine: Engine, key: str) -> list[IdempotencyKey]:
-    with engine.connect() as conn:
-        return list(conn.execute(select(IdempotencyKey).where(IdempotencyKey.key == key)))
+    with Session(engine) as session:
+        return list(session.scalars(select(IdempotencyKey).where(IdempotencyKey.key == key)))
 
 
 def client(stack: Any, surface: str, account: str = "acme", role: str = "admin") -> httpx.Client:
@@ -136,9 +137,8 @@ def test_malformed_keys_are_refused_in_the_surface_shape(stack, surface: str) ->
     api, path = client(stack, surface), PATHS[surface]
     for key in MALFORMED:
         with no_job_row():
-            refused = api.post(
-                path, json=fresh_body(surface), headers={"Idempotency-Key": key.encode("latin-1")}
-            )
+            sent = [(b"Idempotency-Key", key.encode("latin-1"))]  # as bytes: é is not ASCII
+            refused = api.post(path, json=fresh_body(surface), headers=sent)
         expect_error(refused, 400, "Idempotency-Key", field="Idempotency-Key")
     longest = api.post(path, json=fresh_body(surface), headers={"Idempotency-Key": "k" * 255})
     assert longest.status_code == 201, longest.text
