@@ -83,7 +83,8 @@ async def idempotent(
         response, job_id = await create()
         return Answer(response.status_code, bytes(response.body).decode(), job_id)
 
-    answer, replayed = await create_once(principal, surface, key, await fingerprint(request), run)
+    asked = await fingerprint(request) if key is not None else ""
+    answer, replayed = await create_once(principal, surface, key, asked, run)
     headers = {REPLAYED_HEADER: "true"} if replayed else None
     return Response(
         answer.body, status_code=answer.status_code, media_type="application/json", headers=headers
