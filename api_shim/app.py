@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp
 
 from api_shim.body_limit import BodySizeLimit
-from api_shim.downloads import file_present, file_response, file_responses, verify
+from api_shim.downloads import Conditions, file_present, file_response, file_responses, verify
 from api_shim.errors import (
     ApiError,
     error_response,
@@ -119,13 +119,17 @@ def create_app() -> FastAPI:
             400,
             403,
             404,
+            416,
             503,
             described={403: "Download link is invalid or has expired"},
         ),
     )
     def signed_download(
-        public_id: str, expires: int = Query(..., ge=0), signature: str = Query(..., max_length=128)
-    ) -> StreamingResponse:
+        public_id: str,
+        asked: Conditions,
+        expires: int = Query(..., ge=0),
+        signature: str = Query(..., max_length=128),
+    ) -> Response:
         """The URL's signature is the authorisation; it expires with the link."""
         if not verify(public_id, expires, signature):
             raise ApiError(403, "Download link is invalid or has expired")
@@ -136,7 +140,7 @@ def create_app() -> FastAPI:
             job = session.scalars(select(ExportJob).where(ExportJob.public_id == public_id)).first()
         if job is None or job.state != JobState.SUCCEEDED or not file_present(job):
             raise ApiError(404, "Export file not found or expired")
-        return file_response(job)
+        return file_response(job, asked)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 
-from tasks.retention import expire
+from tasks.retention import expire, forget_idempotency_keys
 
 
 @flow(name="cleanup-expired", persist_result=False)
-def cleanup_expired(now_iso: str | None = None) -> dict[str, list[int]]:
-    """Delete files past retention and mark their jobs expired."""
-    return expire(now_iso)
+def cleanup_expired(now_iso: str | None = None) -> dict[str, Any]:
+    """Delete files past retention and mark their jobs expired; forget expired keys."""
+    return {**expire(now_iso), "idempotency_keys_forgotten": forget_idempotency_keys(now_iso)}

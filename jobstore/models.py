@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -155,3 +164,33 @@ class ExportJob(Base):
     def is_terminal(self) -> bool:
         """True once the job can no longer change state by itself."""
         return self.state in TERMINAL_STATES
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` of a create, and the answer it got (to replay).
+
+    Unique per account, surface and scope, so the database settles concurrent requests
+    with one key: one insert wins and runs the create, the others read its row.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("account_id", "surface", "scope", "key", name="uq_idempotency_keys_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    surface: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(210))
+    """'' when the account's keys are shared; ``user:<user>`` for a member who sees only
+    their own jobs (so a replay never answers with a job the caller could not read)."""
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the request (method, path, canonical JSON body)."""
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    """While no answer is stored, the key is being processed until then (then abandoned)."""
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     dedupe_window_seconds: int = Field(
         600, ge=0, description="HiEnergy: an identical completed export is reused this long."
     )
+    idempotency_key_hours: int = Field(
+        24, ge=1, description="How long an Idempotency-Key and its answer are kept for replay."
+    )
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, description="Port the API listens on.")
     public_base_url: str = Field(

@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from jobstore.idempotency import forget_expired_keys
 from jobstore.models import ExportJob, JobState
 from jobstore.store import expired_jobs, job_engine
 from jobstore.transitions import mark_expired
@@ -81,3 +82,10 @@ def expire(now_iso: str | None = None) -> dict[str, list[int]]:
     # An upload older than the retention belongs to a process that died mid-publish.
     storage.abort_stale_uploads(now - retention)
     return {"expired": expired, "staging_dropped": staging}
+
+
+@task(name="forget-idempotency-keys", cache_policy=NO_CACHE)
+def forget_idempotency_keys(now_iso: str | None = None) -> int:
+    """Delete Idempotency-Keys past their lifetime (24 h) with their stored answers."""
+    now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+    return forget_expired_keys(job_engine(), now)
