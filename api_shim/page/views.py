@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api_shim.downloads import file_response
+from api_shim.downloads import Conditions, file_response
 from api_shim.page import display
 from api_shim.page.deps import (
     PREFIX,
@@ -211,12 +211,12 @@ async def export_live(public_id: str, who: VisitorDep) -> JSONResponse:
 
 
 @router.get("/exports/{public_id}/download")
-async def download(public_id: str, who: VisitorDep) -> StreamingResponse:
+async def download(public_id: str, who: VisitorDep, asked: Conditions) -> Response:
     """The file, streamed to the signed-in visitor (a plain link: no JavaScript needed)."""
     row = await _row(who, public_id)
     if not row.can_download:
         raise NotFoundError("Export file not found or expired")
-    return file_response(row.job)
+    return file_response(row.job, asked)
 
 
 @router.post("/exports/{public_id}/cancel")

@@ -19,11 +19,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import principal_of
-from api_shim.downloads import file_response, file_responses, signed_url
+from api_shim.downloads import Conditions, file_response, file_responses, signed_url
 from api_shim.errors import ApiError, error_responses
 from api_shim.serialize import iso
 from catalog.registry import CATALOGS, FORMATS
@@ -112,15 +112,15 @@ def router_for(surface: Surface) -> APIRouter:
         "/{export_id}/download",
         summary="Download an export's file",
         response_class=StreamingResponse,
-        responses=file_responses(*FORMATS) | error_responses(surface.name, 404, 409),
+        responses=file_responses(*FORMATS) | error_responses(surface.name, 404, 409, 416),
     )
-    async def download(export_id: str, principal: Caller) -> StreamingResponse:
+    async def download(export_id: str, principal: Caller, asked: Conditions) -> Response:
         view = await read(principal, surface, **ids(export_id))
         if not view.status.finished:
             raise ApiError(409, f"Export is not ready yet (status: {view.status.value})")
         if not view.status.file_available:
             raise ApiError(404, "Export file not found or expired")
-        return file_response(view.job)
+        return file_response(view.job, asked)
 
     @router.delete(
         "/{export_id}",
