@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from api_shim.deps import WebhooksPrincipal
 from api_shim.downloads import file_response, file_responses
 from api_shim.errors import ApiError, error_responses, request_id
-from api_shim.serialize import iso
+from api_shim.serialize import iso, progress_fields
 from catalog.fields import TIMESTAMP_SCHEMA
 from jobstore.accounts import Principal
 from submission.service import JobView, list_views, read, submit
@@ -84,6 +84,7 @@ def export_object(view: JobView, principal: Principal) -> dict[str, Any]:
         "completed_at": iso(job.completed_at),
         "expires_at": iso(job.expires_at),
         "created_at": iso(job.created_at),
+        "progress": progress_fields(view),  # not in the seed: rows, stage and ETA
     }
 
 
