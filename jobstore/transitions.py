@@ -150,7 +150,6 @@ def mark_succeeded(
         job_id,
         state=JobState.SUCCEEDED,
         row_count=row_count,
-        rows_done=row_count,
         file_size_bytes=file_size_bytes,
         sha256=sha256,
         filename=filename,

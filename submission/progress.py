@@ -49,18 +49,13 @@ def rows_per_second(job: ExportJob) -> float | None:
 def job_progress(job: ExportJob, now: datetime, *, working: bool) -> Progress:
     """The job's progress at ``now``; ``working`` says whether its status is a working one.
 
-    A finished job shows its final rows and no stage; its ETA is 0 once it succeeded.
+    ``rows_done`` counts source rows read, as the estimate does (a summary's file has fewer
+    rows). A finished job shows them and no stage; its ETA is 0 once it succeeded.
     """
     rows_done = job.rows_done or 0
     if not working:
         done = job.state in (JobState.SUCCEEDED, JobState.EXPIRED)
-        return Progress(
-            job.row_count if done and job.row_count is not None else rows_done,
-            job.rows_estimated,
-            None,
-            0 if done else None,
-            None,
-        )
+        return Progress(rows_done, job.rows_estimated, None, 0 if done else None, None)
     rate = rows_per_second(job)
     eta: int | None = None
     if job.stage == Stage.EXTRACTING and rate is not None and job.rows_estimated is not None:
