@@ -127,7 +127,7 @@ def test_retry_from_the_ui_reruns_only_the_missing_chunks_on_every_surface(stack
             jobs[surface] = (job_id, f"{base}/{job['id']}")
             blocked[surface] = _block_last_chunk(job_id)
 
-    for surface, (job_id, path) in jobs.items():
+    for surface, (_, path) in jobs.items():
         failed = _poll(clients[surface], path, FINAL, [])
         assert _progress_of(failed)[0] == "failed", (surface, failed)
     kept_rows: dict[str, int] = {}
@@ -140,7 +140,8 @@ def test_retry_from_the_ui_reruns_only_the_missing_chunks_on_every_surface(stack
         for job_id, _ in jobs.values():
             run_id = UUID(get_job(job_engine(), job_id).flow_run_id or "")
             # What the UI's Retry button does to a failed flow run.
-            client.set_flow_run_state(run_id, AwaitingRetry(message="Retry from the UI"), force=True)
+            retry = AwaitingRetry(message="Retry from the UI")
+            client.set_flow_run_state(run_id, retry, force=True)
 
     for surface, (job_id, path) in jobs.items():
         seen: list[str] = []
