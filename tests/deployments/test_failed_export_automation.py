@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect.blocks.webhook import Webhook
 from prefect.client.orchestration import get_client
+from prefect.events.schemas.events import ResourceSpecification
 
 from deployments.work_pool import FAILED_EXPORT_AUTOMATION, ensure_failed_export_automation
 
@@ -20,9 +21,8 @@ def test_the_automation_is_made_only_with_its_webhook_block() -> None:
         (made,) = client.read_automations_by_name(FAILED_EXPORT_AUTOMATION)
         block = client.read_block_document_by_name("test-export-alerts", "webhook")
     assert made.trigger.expect == {"report-exports.export.failed"}
-    assert made.trigger.match_related == {
-        "prefect.resource.role": "account",
-        "report-exports.plan": "enterprise",
-    }
+    assert made.trigger.match_related == ResourceSpecification(
+        {"prefect.resource.role": "account", "report-exports.plan": "enterprise"}
+    )
     (action,) = made.actions
     assert action.type == "call-webhook" and action.block_document_id == block.id
