@@ -16,7 +16,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def progress_fields(view: JobView) -> dict[str, int | str | None]:
+def progress_fields(view: JobView) -> dict[str, float | str | None]:
     """``rows_done``, ``rows_estimated``, ``stage`` and ``eta_seconds`` of a job, now."""
     working = view.status.phase == Phase.WORKING
     return job_progress(view.job, datetime.now(UTC), working=working).as_json()

@@ -71,5 +71,5 @@ def bar_fields(job: ExportJob) -> dict[str, Any]:
         "total": shown.rows_estimated,
         "stage": shown.stage or ("queued" if job.state == "queued" else ""),
         "rate": f"{shown.rows_per_second:,.0f} rows/s" if shown.rows_per_second else "- rows/s",
-        "eta": f"ETA {shown.eta_seconds} s" if shown.eta_seconds is not None else "ETA -",
+        "eta": f"ETA {shown.eta_seconds:.0f} s" if shown.eta_seconds is not None else "ETA -",
     }

@@ -22,10 +22,10 @@ class Progress:
     rows_done: int
     rows_estimated: int | None
     stage: str | None
-    eta_seconds: int | None
+    eta_seconds: float | None
     rows_per_second: float | None
 
-    def as_json(self) -> dict[str, int | str | None]:
+    def as_json(self) -> dict[str, float | str | None]:
         """The fields the surfaces add to their job objects (``progress`` extras)."""
         return {
             "rows_done": self.rows_done,
@@ -57,9 +57,9 @@ def job_progress(job: ExportJob, now: datetime, *, working: bool) -> Progress:
         done = job.state in (JobState.SUCCEEDED, JobState.EXPIRED)
         return Progress(rows_done, job.rows_estimated, None, 0 if done else None, None)
     rate = rows_per_second(job)
-    eta: int | None = None
+    eta: float | None = None
     if job.stage == Stage.EXTRACTING and rate is not None and job.rows_estimated is not None:
         remaining = max(job.rows_estimated - rows_done, 0) / rate
         since = (now - job.progress_at).total_seconds() if job.progress_at else 0.0
-        eta = max(round(remaining - max(since, 0.0)), 0)
+        eta = max(round(remaining - max(since, 0.0), 1), 0.0)  # tenths: small exports too
     return Progress(rows_done, job.rows_estimated, job.stage, eta, rate)

@@ -9,6 +9,7 @@ store and storage calls run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,12 @@ class JobView:
     job: ExportJob
     status: Status
     surface: Surface
+
+
+def _emit_later(what: ExportEvent, job: ExportJob | int) -> None:
+    """Emit an event off the request path: a slow or absent Prefect never delays an answer."""
+    call = partial(emit_export_event, job_engine(), what, job)
+    threading.Thread(target=call, name=f"event-{what.value}", daemon=True).start()
 
 
 def _surface(surface: Surface | str) -> Surface:
@@ -110,7 +117,7 @@ async def submit(
         schedule_id=schedule_id,
     )
     if created:
-        await blocking(emit_export_event, job_engine(), ExportEvent.CREATED, job)
+        _emit_later(ExportEvent.CREATED, job)
     if created and launch_mode == LaunchMode.DEPLOYMENT:
         if launch_now:
             await delivery.deliver_job(job.id)
@@ -311,7 +318,7 @@ async def cancel_queued(
     ):
         (current,) = await views(declared, [await blocking(get_job, engine, job.id)])
         raise NotCancellable(current.status.value)
-    await blocking(emit_export_event, engine, ExportEvent.CANCELLED, job.id)
+    _emit_later(ExportEvent.CANCELLED, job.id)
     if job.flow_run_id:
         # If Prefect is unreachable the row still says cancelled, and the flow run
         # refuses to work on a cancelled job when it starts.

@@ -37,8 +37,8 @@ def _progress_of(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return job["status"], job.get("progress")
 
 
-def test_the_eta_falls_as_a_large_export_advances(stack) -> None:
-    vh = stack.client("initech", "admin", "vh")  # Enterprise: half a year in one export
+def _sample_export(vh: httpx.Client) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Create a half-year export and read its progress as often as the API answers."""
     body = {"report_type": "full", "format": "csv", "env": "live"}
     created = vh.post(VH, json={**body, "from": "2025-09-01", "to": "2026-02-28"})
     assert created.status_code == 201, created.text
@@ -51,8 +51,19 @@ def test_the_eta_falls_as_a_large_export_advances(stack) -> None:
             break
         if detail["status"] == "running" and detail.get("progress"):
             readings.append(detail["progress"])
-        time.sleep(0.05)
     assert detail["status"] == "succeeded", detail
+    return readings, detail
+
+
+def test_the_eta_falls_as_a_large_export_advances(stack) -> None:
+    vh = stack.client("initech", "admin", "vh")  # Enterprise: half a year in one export
+    # The session's source is small (4,813 rows here, ~2 s of extraction): on a loaded
+    # machine the API may answer only once while it extracts. Then another export is
+    # sampled (at most three); the assertions hold for the one that was seen advancing.
+    for _attempt in range(3):
+        readings, detail = _sample_export(vh)
+        if len({r["eta_seconds"] for r in readings if r["eta_seconds"] is not None}) >= 2:
+            break
     etas = [r["eta_seconds"] for r in readings if r["eta_seconds"] is not None]
     assert len(etas) >= 2, readings
     assert all(e >= 0 for e in etas)
