@@ -75,7 +75,7 @@ def build_params(
 
 
 def _run(request: ExportRequest, account: int) -> None:
-    from cli.local_run import file_location, run_export_locally
+    from cli.local_run import bar_fields, file_location, run_export_locally
     from demo_data.generate import ensure_demo_source
     from deployments.local_server import ensure_prefect_server
 
@@ -87,15 +87,19 @@ def _run(request: ExportRequest, account: int) -> None:
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} parts"),
+        TextColumn("{task.fields[rows]}"),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[eta]}"),
+        TextColumn("[dim]{task.fields[stage]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task(f"{request.report.name} → {request.format}", total=None)
+        fields: dict[str, Any] = {"rows": "", "stage": "", "rate": "", "eta": ""}
+        task = bar.add_task(f"{request.report.name} → {request.format}", total=None, **fields)
 
         def progress(job: Any) -> None:
-            bar.update(task, completed=job.parts_done, total=job.parts_total)
+            bar.update(task, **bar_fields(job))
 
         job = run_export_locally(request, account, on_progress=progress)
     if job.state != "succeeded":

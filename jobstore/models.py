@@ -141,6 +141,8 @@ class ExportJob(Base):
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     rows_estimated: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rows_reused: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Rows of chunks an earlier run of the job staged (a retry keeps them): not this run's rate."""
     schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     runner: Mapped[str | None] = mapped_column(String(120), nullable=True)
     """``host:pid`` of the process running the job's flow run (for operators, chaos tests)."""

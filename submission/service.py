@@ -9,6 +9,7 @@ store and storage calls run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from jobstore.transitions import mark_cancelled
 from report_exports.errors import NotFoundError, ServiceUnavailableError, ValidationError
 from storage.files import default_storage
 from submission import delivery
+from submission.events import ExportEvent, emit_export_event
 from submission.launcher import LaunchError, cancel, read_run_states
 from submission.lifecycle import RUN_ENDED, settle_with_run
 from submission.status import RunState, Status, surface_status
@@ -52,6 +54,12 @@ class JobView:
     job: ExportJob
     status: Status
     surface: Surface
+
+
+def _emit_later(what: ExportEvent, job: ExportJob | int) -> None:
+    """Emit an event off the request path: a slow or absent Prefect never delays an answer."""
+    call = partial(emit_export_event, job_engine(), what, job)
+    threading.Thread(target=call, name=f"event-{what.value}", daemon=True).start()
 
 
 def _surface(surface: Surface | str) -> Surface:
@@ -108,6 +116,8 @@ async def submit(
         launch_mode=launch_mode,
         schedule_id=schedule_id,
     )
+    if created:
+        _emit_later(ExportEvent.CREATED, job)
     if created and launch_mode == LaunchMode.DEPLOYMENT:
         if launch_now:
             await delivery.deliver_job(job.id)
@@ -124,8 +134,9 @@ def create_local_job(request: ExportRequest, account_id: int, requested_by: str)
     Operators run these from the command line; the reconciler fails one that its process
     never started (``local_start_grace_seconds``).
     """
-    return create_job(
-        job_engine(),
+    engine = job_engine()
+    job = create_job(
+        engine,
         surface=request.report.surface,
         account_id=account_id,
         report_type=request.report.name,
@@ -134,6 +145,8 @@ def create_local_job(request: ExportRequest, account_id: int, requested_by: str)
         requested_by=requested_by,
         launch_mode=LaunchMode.LOCAL,
     )
+    emit_export_event(engine, ExportEvent.CREATED, job)
+    return job
 
 
 async def views(
@@ -376,6 +389,7 @@ async def cancel_queued(
     ):
         (current,) = await views(declared, [await blocking(get_job, engine, job.id)])
         raise NotCancellable(current.status.value)
+    _emit_later(ExportEvent.CANCELLED, job.id)
     if job.flow_run_id:
         # If Prefect is unreachable the row still says cancelled, and the flow run
         # refuses to work on a cancelled job when it starts.

@@ -197,6 +197,11 @@ class Surface:
         """Every status word the surface uses, in phase order, without repeats."""
         return tuple(dict.fromkeys(self.status_words[p] for p in Phase))
 
+    def detail_path(self, job_id: int, public_id: str) -> str:
+        """The path of a job's detail on this surface (its own id style)."""
+        shown = public_id if self.id_style == IdStyle.UUID7 else str(job_id)
+        return f"{self.base_path.rstrip('/')}/{shown}"
+
     def owns(self, path: str) -> bool:
         """True when a request path belongs to this surface."""
         return path == self.base_path or path.startswith(self.base_path.rstrip("/") + "/")

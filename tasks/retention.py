@@ -16,6 +16,7 @@ from jobstore.transitions import mark_expired
 from report_exports.errors import StorageError, TransientStorageError
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, staging_prefix
+from submission.events import ExportEvent, emit_export_event
 from tasks.retry import retry_on_transient
 
 
@@ -35,6 +36,7 @@ def expire_files(engine: Engine, storage: Storage, now: datetime) -> list[int]:
                 continue
         if mark_expired(engine, job.id):
             done.append(job.id)
+            emit_export_event(engine, ExportEvent.EXPIRED, job.id)
     _raise_any(failures, "expired files")
     return done
 

@@ -18,7 +18,7 @@ from api_shim.idempotency import (
     idempotency_responses,
     idempotent,
 )
-from api_shim.serialize import iso
+from api_shim.serialize import iso, progress_fields
 from catalog.registry import CATALOGS
 from report_exports.settings import get_settings
 from submission.service import JobView, list_views, read, submit
@@ -128,7 +128,8 @@ def export_object(view: JobView) -> dict[str, Any]:
         "download_expires_in_seconds": expires_in,
         "error_message": status.error,
         "progress": (
-            {"parts_ready": job.parts_done, "total_parts": job.parts_total}
+            # the seed's two counts, and beside them rows, stage and ETA
+            {"parts_ready": job.parts_done, "total_parts": job.parts_total} | progress_fields(view)
             if job.parts_total
             else None
         ),

@@ -18,7 +18,7 @@ from api_shim.idempotency import (
     idempotency_responses,
     idempotent,
 )
-from api_shim.serialize import iso
+from api_shim.serialize import iso, progress_fields
 from catalog.fields import DATE_SCHEMA
 from catalog.registry import CATALOGS
 from catalog.verifyhuman import FORMATS
@@ -115,8 +115,12 @@ def _detail(view: JobView) -> dict[str, Any]:
     out["params"] = {k: job.params.get(k) for k in ("env", "from", "to")}
     if view.status.error:
         out["error"] = view.status.error
-    if job.parts_total:
-        out["progress"] = {"parts_done": job.parts_done, "parts_total": job.parts_total}
+    if job.parts_total or view.status.phase == Phase.WORKING:
+        out["progress"] = {
+            "parts_done": job.parts_done,
+            "parts_total": job.parts_total,
+            **progress_fields(view),
+        }
     if view.status.file_available:
         out["download_url"] = f"/api/reports/exports/{job.id}/download"
     return {

@@ -18,7 +18,7 @@ from api_shim.idempotency import (
     idempotency_responses,
     idempotent,
 )
-from api_shim.serialize import iso
+from api_shim.serialize import iso, progress_fields
 from catalog.fields import TIMESTAMP_SCHEMA
 from jobstore.accounts import Principal
 from submission.service import JobView, list_views, read, submit
@@ -90,6 +90,7 @@ def export_object(view: JobView, principal: Principal) -> dict[str, Any]:
         "completed_at": iso(job.completed_at),
         "expires_at": iso(job.expires_at),
         "created_at": iso(job.created_at),
+        "progress": progress_fields(view),  # not in the seed: rows, stage and ETA
     }
 
 
