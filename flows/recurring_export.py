@@ -7,8 +7,6 @@ creates goes through the submission service like one made through the API: it sh
 the account's list, runs as an ``export-report`` flow run and is downloaded the same way.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 from typing import Any
 

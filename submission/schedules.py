@@ -93,7 +93,15 @@ def _named(exc: ValidationError, name: str, inner: str | None = None) -> Validat
 
 
 def validate(principal: Principal, wanted: Definition) -> dict[str, Any]:
-    """The schedule's stored columns, or the first error with its field named.
+    """The schedule's stored columns, or the first error, its field named in the message."""
+    try:
+        return _validate(principal, wanted)
+    except ValidationError as exc:
+        raise _named(exc, exc.field) if exc.field else exc from None
+
+
+def _validate(principal: Principal, wanted: Definition) -> dict[str, Any]:
+    """The schedule's stored columns, or the first error with its field.
 
     The export is checked as the surface would check it on a sample period of the
     range (report, format, filters, plan gate); a plan's range limit against the longest
@@ -127,10 +135,12 @@ def validate(principal: Principal, wanted: Definition) -> dict[str, Any]:
             raise ValidationError(f"{path} is set by the range on each run", field=path)
     if surface.plan_gate is not None:
         surface.plan_gate.require(principal.plan)
+        longest = LONGEST_DAYS[wanted.range]
         try:
-            surface.plan_gate.check_range(principal.plan, LONGEST_DAYS[wanted.range])
+            surface.plan_gate.check_range(principal.plan, longest)
         except ValidationError as exc:
-            raise _named(exc, "range") from None
+            message = f"range: {wanted.range} covers up to {longest} days. {exc.message}"
+            raise ValidationError(message, field="range") from None
     first, last = period(wanted.range, datetime.now(UTC), tz)
     sample = range_params(surface.name, first, last, tz, wanted.filters)
     try:
