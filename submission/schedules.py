@@ -149,6 +149,10 @@ def _validate(principal: Principal, wanted: Definition) -> dict[str, Any]:
         if exc.field in ("report_type", "format"):
             raise _named(exc, exc.field) from None
         if exc.field and exc.field.split(".")[-1] in (carried.start, carried.end):
+            if exc.message.startswith("Unknown filter"):
+                raise ValidationError(
+                    f"range: {wanted.report_type} takes no date range to fill", field="range"
+                ) from None
             raise _named(exc, "range") from None
         raise _named(exc, f"filters.{exc.field}" if exc.field else "filters", exc.field) from None
     if wanted.name is not None and len(wanted.name) > 120:

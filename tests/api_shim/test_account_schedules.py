@@ -49,7 +49,11 @@ def _wait(probe: Callable[[], T | None], seconds: float, what: str) -> T:
 
 
 def _prefect(prefect_server: str, method: str, path: str, **kwargs: Any) -> Any:
-    response = httpx.request(method, f"{prefect_server}{path}", timeout=30, **kwargs)
+    for _ in range(10):  # the session's SQLite Prefect server answers 503 while busy
+        response = httpx.request(method, f"{prefect_server}{path}", timeout=30, **kwargs)
+        if response.status_code != 503:
+            break
+        time.sleep(0.5)
     response.raise_for_status()
     return response.json() if response.content else None
 
@@ -204,11 +208,15 @@ def _refused(client: httpx.Client, changes: dict[str, Any], status: int = 400) -
         (
             {
                 "surface": "hienergy",
-                "report_type": "deals_excel",
+                "report_type": "clicks_details_excel",
                 "format": None,
-                "filters": {"x": 1},
+                "filters": {"search_params": {"converted": "maybe"}},
             },
-            "filters.x",
+            "filters.search_params.converted",
+        ),
+        (
+            {"surface": "hienergy", "report_type": "deals_excel", "format": None, "filters": {}},
+            "range: deals_excel takes no date range",
         ),
     ],
 )

@@ -25,6 +25,10 @@ SURFACE_PATHS = {
     f"{WH}/{{export_id}}": {"get"},
     f"{WH}/{{export_id}}/download": {"get"},
     FILES: {"get"},
+    "/account/v1/schedules": {"get", "post"},
+    "/account/v1/schedules/{schedule_id}": {"get", "patch", "delete"},
+    "/account/v1/schedules/{schedule_id}/pause": {"post"},
+    "/account/v1/schedules/{schedule_id}/resume": {"post"},
 }
 ERROR_SCHEMAS = {"vh": "VerifyHumanError", "he": "HiEnergyError", "wh": "WebhooksError"}
 REPORT_TYPES = ["advertisers_csv", "deals_excel", "hot_advertisers_excel", "clicks_details_excel"]

@@ -43,6 +43,11 @@ router = APIRouter(
 Format = Literal["csv", "xlsx", "pdf"]
 Range = RelativeRange
 At = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["07:00"])]
+Name = Annotated[str, Field(max_length=120, description="A label for people")]
+SurfaceName = Annotated[str, Field(max_length=32, description="verifyhuman, hienergy or webhooks")]
+ReportType = Annotated[str, Field(max_length=64, description="A report of that surface")]
+Cron = Annotated[str, Field(max_length=120, description="Five-field cron, local time")]
+Zone = Annotated[str, Field(max_length=64, description="IANA time zone")]
 ScheduleId = Annotated[str, Path(max_length=36, description="The schedule's id (UUIDv7)")]
 EXAMPLE: dict[str, Any] = {
     "name": "Last week's usage for finance",
@@ -62,9 +67,9 @@ class CreateSchedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
-    name: str | None = Field(None, max_length=120, description="A label for people")
-    surface: str = Field(max_length=32, description="verifyhuman, hienergy or webhooks")
-    report_type: str = Field(max_length=64, description="A report of that surface")
+    name: Name | None = None
+    surface: SurfaceName
+    report_type: ReportType
     format: Format | None = Field(None, description="Default: the report's own")
     filters: dict[str, Any] = Field(
         default_factory=dict,
@@ -72,12 +77,12 @@ class CreateSchedule(BaseModel):
         'e.g. {"env": "live"} or {"search_params": {"converted": true}}',
     )
     range: Range = Field(description="The period each run exports, in `timezone`")
-    cron: str | None = Field(None, max_length=120, description="Five-field cron, local time")
+    cron: Cron | None = None
     preset: Preset | None = Field(
         None, description="daily; weekly (Mondays); monthly (the 1st): at `at`"
     )
     at: At | None = Field(None, description="A preset's local time, HH:MM (default 07:00)")
-    timezone: str = Field("UTC", max_length=64, description="IANA time zone")
+    timezone: Zone = "UTC"
     paused: bool = False
 
 
@@ -86,16 +91,16 @@ class EditSchedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"at": "08:30"}]})
 
-    name: str | None = Field(None, max_length=120)
-    surface: str | SkipJsonSchema[None] = Field(None, max_length=32)
-    report_type: str | SkipJsonSchema[None] = Field(None, max_length=64)
+    name: Name | None = None
+    surface: SurfaceName | SkipJsonSchema[None] = None
+    report_type: ReportType | SkipJsonSchema[None] = None
     format: Format | None = None
     filters: dict[str, Any] | SkipJsonSchema[None] = None
     range: Range | SkipJsonSchema[None] = None
-    cron: str | None = Field(None, max_length=120)
+    cron: Cron | None = None
     preset: Preset | None = None
     at: At | None = None
-    timezone: str | SkipJsonSchema[None] = Field(None, max_length=64)
+    timezone: Zone | SkipJsonSchema[None] = None
     paused: bool | SkipJsonSchema[None] = None
 
 
