@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catalog.registry import CATALOGS, ExportRequest, find_report, validate_request
+from cli.schedules import app as schedules_app
 from report_exports.errors import ValidationError
 from report_exports.settings import get_settings
 from surfaces.base import Surface
@@ -203,6 +204,7 @@ accounts_app = typer.Typer(help="Accounts that own exports.", no_args_is_help=Tr
 keys_app = typer.Typer(help="API keys of accounts.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(schedules_app, name="schedules")
 
 
 def _store() -> Any:

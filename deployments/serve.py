@@ -1,4 +1,5 @@
-"""Serve the deployments of the embedded stack: export-report, cleanup-expired, reconcile-exports.
+"""Serve the deployments of the embedded stack: export-report, cleanup-expired,
+reconcile-exports and recurring-export (whose schedules are the accounts' own).
 
 Run as ``python -m deployments.serve`` by ``report-exports up`` (after the environment
 points at the Prefect server). The flows are added to a Prefect ``Runner`` as flows (not as
@@ -32,6 +33,7 @@ def main() -> None:
     from flows.cleanup_expired import cleanup_expired
     from flows.export_report import export_report
     from flows.reconcile_exports import reconcile_exports
+    from flows.recurring_export import recurring_export
 
     settings = get_settings()
     use_warm_flow_processes()
@@ -64,10 +66,26 @@ def main() -> None:
         tags=TAGS,
         concurrency_limit=one_at_a_time,
     )
+    # Accounts' schedules live on this deployment; applying it keeps them (they have
+    # slugs), and the sync puts back any Prefect lost (a fresh database).
+    runner.add_flow(recurring_export, name="recurring-export", tags=[*TAGS, "recurring"])
+    sync_account_schedules()
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal) as exc:
         logger.info("received %s, shutting down", type(exc).__name__)
+
+
+def sync_account_schedules() -> None:
+    """Put Prefect's account schedules in step with the job store (logged, never fatal)."""
+    from submission.schedules import sync_schedules
+
+    try:
+        report = asyncio.run(sync_schedules())
+    except Exception:  # the job store or Prefect away: the reconcile pass tries again
+        logger.warning("account schedules not synced at start", exc_info=True)
+        return
+    logger.info("account schedules in step with Prefect: %s", report)
 
 
 if __name__ == "__main__":

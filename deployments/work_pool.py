@@ -4,7 +4,8 @@
 2. crash detection: an automation that marks a Running flow run Crashed when its
    heartbeats stop (a self-hosted server does not notice a lost worker by itself);
 3. ``prefect deploy --all`` from the project root (export-report, cleanup-expired and
-   the recurring exports declared in ``prefect.yaml``).
+   the recurring exports declared in ``prefect.yaml``);
+4. the accounts' schedules put in step on the ``recurring-export`` deployment.
 
 Every step is idempotent: run it again after changing ``prefect.yaml``.
 """
@@ -135,8 +136,13 @@ def deploy_all(env: dict[str, str] | None = None, project: Path = PROJECT_ROOT) 
 
 def deploy(settings: Settings, env: dict[str, str] | None = None) -> None:
     """The whole deployment step (the environment must point at the Prefect server)."""
+    import asyncio
+
+    from submission.schedules import sync_schedules
+
     ensure_work_pool()
     ensure_crash_automation(settings.crash_after_seconds)
     if not ensure_failed_export_automation():
         print(f"no webhook block {ALERT_WEBHOOK_BLOCK!r}: failed-export automation not made")
     deploy_all(env)
+    asyncio.run(sync_schedules())

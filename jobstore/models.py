@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -196,3 +197,32 @@ class IdempotencyKey(Base):
     locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
     """While no answer is stored, the key is being processed until then (then abandoned)."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ExportSchedule(Base):
+    """A recurring export an account manages itself; Prefect holds its schedule.
+
+    The row is the definition; ``prefect_schedule_id`` names the schedule of the
+    ``recurring-export`` deployment that fires it (kept in step by
+    ``submission.schedules.sync_schedules``). Jobs it makes carry its id.
+    """
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    surface: Mapped[str] = mapped_column(String(16))
+    report_type: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(8))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    range: Mapped[str] = mapped_column(String(16))
+    cron: Mapped[str] = mapped_column(String(120))
+    """The cron expression that fires it (a preset's expression too)."""
+    preset: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    prefect_schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

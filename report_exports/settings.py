@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     launch_lease_seconds: float = Field(
         30, gt=0, description="How long a launcher holds a job it is launching."
     )
+    schedules_per_account: int = Field(
+        50, ge=0, description="Most recurring-export schedules one account may have."
+    )
     reconcile_seconds: int = Field(
         30, ge=5, description="How often the reconcile-exports flow brings jobs and runs in step."
     )
