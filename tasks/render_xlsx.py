@@ -29,7 +29,7 @@ from tasks.render_xlsx_workbook import assemble
 EXCEL_MAX_ROWS = 1_048_576
 # Rows of XML built (and deflated) at once, per worker thread: large enough that polars and
 # zlib run long without the GIL, small enough that memory stays bounded (benchmarks/NOTES.md).
-BATCH_ROWS = 10_000
+BATCH_ROWS = 5_000
 WORKBOOK_OPTIONS = dict(
     constant_memory=True, strings_to_formulas=False, strings_to_urls=False, strings_to_numbers=False
 )
