@@ -81,12 +81,12 @@ def _run(request: ExportRequest, account: int) -> None:
     # A running stack's server (or a configured one) is used and left running; one started
     # here is stopped when the export ends, so the CLI leaves no process behind.
     started = not server_running(settings)
-    with console.status("Connecting to the Prefect server…"):
-        api_url = ensure_prefect_server(settings)
-    console.print(f"Prefect API: {api_url}")
     try:
+        with console.status("Connecting to the Prefect server…"):
+            api_url = ensure_prefect_server(settings)
+        console.print(f"Prefect API: {api_url}")
         _export(request, account)
-    finally:
+    finally:  # also when the server it started never became healthy
         if started:
             stop_server(settings)
 

@@ -66,12 +66,11 @@ def test_the_cli_stops_the_server_it_started(demo_source: str, tmp_path: Path) -
 def test_the_cli_uses_a_running_server_and_leaves_it_running(
     prefect_server: str, demo_source: str, tmp_path: Path
 ) -> None:
-    port = prefect_server.rsplit(":", 1)[1].split("/")[0]
     env = _cli_env(
         tmp_path / "var",
         demo_source,
-        REPORT_EXPORTS_PREFECT_API_URL=prefect_server,
-        REPORT_EXPORTS_PREFECT_PORT=port,
+        PREFECT_API_URL=prefect_server,  # the setting prefect_api_url
+        REPORT_EXPORTS_PREFECT_PORT=str(_free_port()),  # not where the server is
     )
     done = subprocess.run(
         [CLI, *EXPORT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
