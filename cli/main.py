@@ -76,15 +76,27 @@ def build_params(
 
 
 def _run(request: ExportRequest, account: int) -> None:
-    from cli.local_run import bar_fields, file_location, run_export_locally
     from demo_data.generate import ensure_demo_source
-    from deployments.local_server import ensure_prefect_server
+    from deployments.local_server import ensure_prefect_server, server_running, stop_server
 
     settings = get_settings()
     ensure_demo_source(settings.source_url, settings.demo_rows)
-    with console.status("Connecting to the Prefect server…"):
-        api_url = ensure_prefect_server(settings)
-    console.print(f"Prefect API: {api_url}")
+    # A running stack's server (or a configured one) is used and left running; one started
+    # here is stopped when the export ends, so the CLI leaves no process behind.
+    started = not server_running(settings)
+    try:
+        with console.status("Connecting to the Prefect server…"):
+            api_url = ensure_prefect_server(settings)
+        console.print(f"Prefect API: {api_url}")
+        _export(request, account)
+    finally:  # also when the server it started never became healthy
+        if started:
+            stop_server(settings)
+
+
+def _export(request: ExportRequest, account: int) -> None:
+    from cli.local_run import bar_fields, file_location, run_export_locally
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
