@@ -29,11 +29,13 @@ test: $(STAMP) ## Run the whole suite (postgres tests need REPORT_EXPORTS_TEST_P
 test-fast: $(STAMP) ## The suite without slow-marked tests
 	$(BIN)/pytest -m "not slow"
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, the import contracts (layers) and mypy
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy report_exports catalog jobstore storage tasks flows deployments demo_data api_shim surfaces submission cli benchmarks
 
-bench: $(STAMP) ## Benchmarks vs psql, DuckDB, pandas, polars at 1M and 5M rows (long); see benchmarks/
+bench: $(STAMP) ## Benchmarks vs psql, DuckDB, pandas, polars, rustpy-xlsxwriter at 1M and 5M rows (long); see benchmarks/
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean: ## Remove local state (var/) and the virtual environment

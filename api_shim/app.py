@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp
 
 from api_shim.body_limit import BodySizeLimit
-from api_shim.downloads import file_present, file_response, file_responses, verify
+from api_shim.downloads import Conditions, file_present, file_response, file_responses, verify
 from api_shim.errors import (
     ApiError,
     error_response,
@@ -22,11 +22,14 @@ from api_shim.errors import (
     surface_of,
 )
 from api_shim.headers import ResponseHeaders
-from api_shim.routers import account, hienergy, verifyhuman, webhooks
+from api_shim.page import PREFIX as PAGE_PREFIX
+from api_shim.page import create_page_app
+from api_shim.routers import account, declared, hienergy, verifyhuman, webhooks
 from catalog.registry import FORMATS
 from jobstore.models import ExportJob, JobState
 from jobstore.store import init_store, job_engine
 from submission import delivery
+from surfaces.registry import surfaces
 
 logger = logging.getLogger(__name__)
 EXPORT_PREFIXES = (
@@ -42,9 +45,13 @@ class ReportExportsAPI(FastAPI):
     which answers unexpected exceptions itself; wrapping the built stack covers those too.
     """
 
+    no_store_prefixes: tuple[str, ...] = EXPORT_PREFIXES
+
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack, wrapped in ResponseHeaders."""
-        return ResponseHeaders(super().build_middleware_stack(), no_store_prefixes=EXPORT_PREFIXES)
+        return ResponseHeaders(
+            super().build_middleware_stack(), no_store_prefixes=self.no_store_prefixes
+        )
 
 
 def create_app() -> FastAPI:
@@ -91,6 +98,12 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     for router in account.routers():
         app.include_router(router)
+    for surface in surfaces().values():  # declared as data only: the generic router
+        if surface.name not in declared.BUILT_IN:
+            app.include_router(declared.router_for(surface))
+            app.no_store_prefixes += (surface.base_path,)
+
+    app.mount(PAGE_PREFIX, create_page_app())  # the page for people: HTML, its own errors
 
     app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
 
@@ -106,13 +119,17 @@ def create_app() -> FastAPI:
             400,
             403,
             404,
+            416,
             503,
             described={403: "Download link is invalid or has expired"},
         ),
     )
     def signed_download(
-        public_id: str, expires: int = Query(..., ge=0), signature: str = Query(..., max_length=128)
-    ) -> StreamingResponse:
+        public_id: str,
+        asked: Conditions,
+        expires: int = Query(..., ge=0),
+        signature: str = Query(..., max_length=128),
+    ) -> Response:
         """The URL's signature is the authorisation; it expires with the link."""
         if not verify(public_id, expires, signature):
             raise ApiError(403, "Download link is invalid or has expired")
@@ -123,7 +140,7 @@ def create_app() -> FastAPI:
             job = session.scalars(select(ExportJob).where(ExportJob.public_id == public_id)).first()
         if job is None or job.state != JobState.SUCCEEDED or not file_present(job):
             raise ApiError(404, "Export file not found or expired")
-        return file_response(job)
+        return file_response(job, asked)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

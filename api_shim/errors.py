@@ -26,6 +26,7 @@ from report_exports.errors import (
     ConflictError,
     ExportError,
     ForbiddenError,
+    KeyReusedError,
     NotFoundError,
     ServiceUnavailableError,
     StorageError,
@@ -45,6 +46,7 @@ CODES = {
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
     422: "INVALID_REQUEST",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
@@ -76,6 +78,8 @@ DESCRIPTIONS = {
     404: "Not found, or not the caller's",
     409: "Conflict",
     413: "Request body over the size limit",
+    416: "The requested byte range is outside the file (`Content-Range: bytes */size`)",
+    422: "The request contradicts an earlier one",
     503: "Export service temporarily unavailable; try again shortly",
 }
 
@@ -189,6 +193,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
         return error_response(request, ApiError(409, exc.message))
+
+    @app.exception_handler(KeyReusedError)
+    async def _key_reused(request: Request, exc: KeyReusedError) -> JSONResponse:
+        error = ApiError(422, exc.message, field="Idempotency-Key", code="IDEMPOTENCY_KEY_REUSED")
+        return error_response(request, error)
 
     @app.exception_handler(ServiceUnavailableError)
     async def _unavailable(request: Request, exc: ServiceUnavailableError) -> JSONResponse:

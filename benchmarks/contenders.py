@@ -3,9 +3,12 @@
     python -m benchmarks.contenders KIND SPEC_JSON
 
 KIND is ``flow`` (our export-report flow, in this process, against the benchmark's Prefect
-server), ``duckdb-csv``, ``pandas-csv``, ``polars-xlsx`` or ``pandas-xlsx``. The last line
-printed is a JSON object (rows written, and for ``flow`` the flow-run timings). The
-parent measures the wall time and peak RSS of the whole process (os.wait4).
+server), ``duckdb-csv``, ``pandas-csv``, ``polars-xlsx``, ``pandas-xlsx``, ``rustpy-xlsx``,
+``pyexcelerate-xlsx`` or ``deflate-floor`` (zlib level 1 of a file on one core: the limit
+beside the XLSX ratios). The last line printed is a JSON object (rows written, and for
+``flow`` the flow-run timings). The parent measures the wall time and peak RSS of the whole
+process (os.wait4). rustpy-xlsxwriter and pyexcelerate come with the ``bench`` extra
+(``pip install -e '.[bench]'``); benchmarks/run.py leaves out a contender not installed.
 """
 
 from __future__ import annotations
@@ -145,6 +148,53 @@ def run_pandas_xlsx(spec: Spec) -> dict[str, Any]:
 
 def run_polars_xlsx(spec: Spec) -> dict[str, Any]:
     """polars ``read_database`` (ADBC, as our extract reads) then ``write_excel``."""
+    frame = _polars_frame(spec)
+    frame.write_excel(spec["out"])
+    return {"rows": frame.height}
+
+
+def _naive_utc(frame: Any) -> Any:
+    """Timestamps with a time zone as naive UTC (Excel has no zones; ours writes UTC)."""
+    import polars as pl
+
+    zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone]
+    return frame.with_columns(pl.col(zoned).dt.replace_time_zone(None)) if zoned else frame
+
+
+def run_rustpy_xlsx(spec: Spec) -> dict[str, Any]:
+    """rustpy-xlsxwriter (Rust's rust_xlsxwriter) from the same ADBC read, typed cells."""
+    from rustpy_xlsxwriter import FastExcel
+
+    frame = _naive_utc(_polars_frame(spec))
+    book = FastExcel(spec["out"]).format(datetime_format="yyyy-mm-dd hh:mm:ss", bold_headers=True)
+    book.freeze(row=1, col=0).sheet("Export", frame.to_pandas()).save()
+    return {"rows": frame.height}
+
+
+def run_pyexcelerate_xlsx(spec: Spec) -> dict[str, Any]:
+    """pyexcelerate from the same ADBC read: rows of Python values, typed cells."""
+    from pyexcelerate import Workbook
+
+    frame = _naive_utc(_polars_frame(spec))
+    book = Workbook()
+    book.new_sheet("Export", data=[frame.columns, *frame.iter_rows()])
+    book.save(spec["out"])
+    return {"rows": frame.height}
+
+
+def run_deflate_floor(spec: Spec) -> dict[str, Any]:
+    """zlib level 1 (as our zip entries) over ``spec["xml"]`` on one core, output discarded."""
+    import zlib
+
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    with open(spec["xml"], "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            compressor.compress(block)
+    compressor.flush()
+    return {"rows": spec["rows"]}
+
+
+def _polars_frame(spec: Spec) -> Any:
     import polars as pl
 
     url = make_url(spec["source_url"])
@@ -157,9 +207,7 @@ def run_polars_xlsx(spec: Spec) -> dict[str, Any]:
 
         target = url.database or ""
     with adbc.connect(target) as conn:
-        frame = pl.read_database(spec["sql"], conn)
-    frame.write_excel(spec["out"])
-    return {"rows": frame.height}
+        return pl.read_database(spec["sql"], conn)
 
 
 KINDS: dict[str, Callable[[Spec], dict[str, Any]]] = {
@@ -168,7 +216,20 @@ KINDS: dict[str, Callable[[Spec], dict[str, Any]]] = {
     "pandas-csv": run_pandas_csv,
     "pandas-xlsx": run_pandas_xlsx,
     "polars-xlsx": run_polars_xlsx,
+    "rustpy-xlsx": run_rustpy_xlsx,
+    "pyexcelerate-xlsx": run_pyexcelerate_xlsx,
+    "deflate-floor": run_deflate_floor,
 }
+# Contenders that need a module outside the test extra: left out when it is not installed.
+OPTIONAL_MODULES = {"rustpy-xlsx": "rustpy_xlsxwriter", "pyexcelerate-xlsx": "pyexcelerate"}
+
+
+def installed(contender: str) -> bool:
+    """Whether a contender can run here (its optional module is importable)."""
+    from importlib.util import find_spec
+
+    module = OPTIONAL_MODULES.get(contender)
+    return module is None or find_spec(module) is not None
 
 
 def main(argv: list[str]) -> None:

@@ -27,6 +27,20 @@ class Chunk:
         """A readable, stable name: ``0003_2025-12-08T00.00..2025-12-15T00.00``."""
         return f"{self.index:04d}_{_label(self.start)}..{_label(self.end)}"
 
+    @property
+    def label(self) -> str:
+        """A short label for people: ``0003 2025-12-08..12-15``, ``0001 keys 100..200``."""
+        return f"{self.index:04d} {_span(self.start, self.end)}"
+
+
+def _span(start: datetime | int, end: datetime | int) -> str:
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return f"keys {start}..{end}"
+    if start.time() == end.time() == time.min:
+        last = f"{end:%m-%d}" if end.year == start.year else f"{end:%Y-%m-%d}"
+        return f"{start:%Y-%m-%d}..{last}"
+    return f"{start:%Y-%m-%d %H:%M:%S}..{end:%Y-%m-%d %H:%M:%S}"
+
 
 def _label(value: datetime | int) -> str:
     if isinstance(value, datetime):

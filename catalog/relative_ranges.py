@@ -23,6 +23,15 @@ RelativeRange = Literal[
     "month-to-date",
 ]
 RELATIVE_RANGES: tuple[str, ...] = get_args(RelativeRange)
+LONGEST_DAYS: dict[str, int] = {
+    "previous-day": 1,
+    "previous-week": 7,
+    "previous-month": 31,
+    "last-7-days": 7,
+    "last-30-days": 30,
+    "month-to-date": 31,
+}
+"""The most days each range can cover (what a plan's range limit is checked against)."""
 
 
 def zone(name: str) -> ZoneInfo:

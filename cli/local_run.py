@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from catalog.registry import ExportRequest
 from jobstore.models import ExportJob
 from jobstore.store import get_job, init_store, job_engine
 from storage.files import default_storage
+from submission.progress import job_progress
 from submission.service import create_local_job
 
 ProgressCallback = Callable[[ExportJob], None]
@@ -57,3 +59,17 @@ def file_location(job: ExportJob) -> str:
         return ""
     path = storage.path(job.storage_key)
     return path if storage.is_local else f"{storage.fs.protocol[0]}://{path}"
+
+
+def bar_fields(job: ExportJob) -> dict[str, Any]:
+    """What the CLI's progress bar shows of a job: rows, stage, rate and ETA (job_progress)."""
+    shown = job_progress(job, datetime.now(UTC), working=not job.is_terminal)
+    of = f"/{shown.rows_estimated:,}" if shown.rows_estimated is not None else ""
+    return {
+        "rows": f"{shown.rows_done:,}{of} rows",
+        "completed": shown.rows_done,
+        "total": shown.rows_estimated,
+        "stage": shown.stage or ("queued" if job.state == "queued" else ""),
+        "rate": f"{shown.rows_per_second:,.0f} rows/s" if shown.rows_per_second else "- rows/s",
+        "eta": f"ETA {shown.eta_seconds:.0f} s" if shown.eta_seconds is not None else "ETA -",
+    }

@@ -11,8 +11,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catalog.registry import CATALOGS, ExportRequest, find_report, validate_request
 from cli import webhooks
+from cli.schedules import app as schedules_app
 from report_exports.errors import ValidationError
 from report_exports.settings import get_settings
+from surfaces.base import Surface
+from surfaces.registry import get_surface
 
 app = typer.Typer(
     help="Report Exports: reliable background exports as CSV, Excel or PDF.",
@@ -41,60 +44,76 @@ def _pairs(items: list[str], option: str) -> dict[str, Any]:
 
 
 def build_params(
-    surface: str,
+    surface: Surface,
     *,
-    env: str | None,
     date_from: str | None,
     date_to: str | None,
     start_time: str | None,
     end_time: str | None,
     params: list[str],
     search: list[str],
-    sort: str | None,
-    order: str | None,
+    options: dict[str, str | None],
 ) -> dict[str, Any]:
-    """The request body of the report's surface from command-line options."""
-    body: dict[str, Any] = _pairs(params, "--param")
-    if surface == "verifyhuman":
-        body |= {k: v for k, v in (("env", env), ("from", date_from), ("to", date_to)) if v}
-    elif surface == "webhooks":
-        body |= {k: v for k, v in (("start_time", start_time), ("end_time", end_time)) if v}
-    elif surface == "hienergy":
-        found = _pairs(search, "--search")
-        if date_from:
-            found["from"] = date_from
-        if date_to:
-            found["to"] = date_to
-        if found:
-            body["search_params"] = found
-        index = {k: v for k, v in (("sort", sort), ("order", order)) if v}
-        if index:
-            body["index_params"] = index
-    return body
+    """The request body of the report's surface from command-line options.
+
+    The surface says where its range and filters go (``date_range``) and where its own
+    options go (``option_fields``); dates (``--from``/``--to``) or instants
+    (``--start-time``/``--end-time``) as its range is kept.
+    """
+    if surface.date_range.kind == "datetime":
+        start, end, other = start_time, end_time, ("from", date_from or date_to)
+    else:
+        start, end, other = date_from, date_to, ("start_time", start_time or end_time)
+    if other[1]:
+        option = "--" + other[0].replace("_", "-")
+        raise ValidationError(f"{option} does not apply to {surface.title} reports", field=other[0])
+    return surface.request_body(
+        _pairs(params, "--param"),
+        filters=_pairs(search, "--search"),
+        options=options,
+        start=start,
+        end=end,
+    )
 
 
 def _run(request: ExportRequest, account: int) -> None:
-    from cli.local_run import file_location, run_export_locally
     from demo_data.generate import ensure_demo_source
-    from deployments.local_server import ensure_prefect_server
+    from deployments.local_server import ensure_prefect_server, server_running, stop_server
 
     settings = get_settings()
     ensure_demo_source(settings.source_url, settings.demo_rows)
-    with console.status("Connecting to the Prefect server…"):
-        api_url = ensure_prefect_server(settings)
-    console.print(f"Prefect API: {api_url}")
+    # A running stack's server (or a configured one) is used and left running; one started
+    # here is stopped when the export ends, so the CLI leaves no process behind.
+    started = not server_running(settings)
+    try:
+        with console.status("Connecting to the Prefect server…"):
+            api_url = ensure_prefect_server(settings)
+        console.print(f"Prefect API: {api_url}")
+        _export(request, account)
+    finally:  # also when the server it started never became healthy
+        if started:
+            stop_server(settings)
+
+
+def _export(request: ExportRequest, account: int) -> None:
+    from cli.local_run import bar_fields, file_location, run_export_locally
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} parts"),
+        TextColumn("{task.fields[rows]}"),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[eta]}"),
+        TextColumn("[dim]{task.fields[stage]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task(f"{request.report.name} → {request.format}", total=None)
+        fields: dict[str, Any] = {"rows": "", "stage": "", "rate": "", "eta": ""}
+        task = bar.add_task(f"{request.report.name} → {request.format}", total=None, **fields)
 
         def progress(job: Any) -> None:
-            bar.update(task, completed=job.parts_done, total=job.parts_total)
+            bar.update(task, **bar_fields(job))
 
         job = run_export_locally(request, account, on_progress=progress)
     if job.state != "succeeded":
@@ -128,16 +147,14 @@ def export(
     try:
         spec = find_report(report)
         body = build_params(
-            spec.surface,
-            env=env,
+            get_surface(spec.surface),
             date_from=date_from,
             date_to=date_to,
             start_time=start_time,
             end_time=end_time,
             params=param,
             search=search,
-            sort=sort,
-            order=order,
+            options={"env": env, "sort": sort, "order": order},
         )
         request = validate_request(spec.surface, spec.name, fmt, body)
     except ValidationError as exc:
@@ -186,6 +203,7 @@ def demo() -> None:
         stack = start_stack(settings)
     try:
         console.print(f"API {stack.api_url} · Prefect UI {stack.prefect_url.removesuffix('/api')}")
+        console.print(f"Page {stack.page_url} (sign in with a key from var/demo-api-keys.json)")
         files = run_demo(stack, keys, settings.var_dir / "demo-downloads", console.print)
         console.print("[green]Downloaded:[/]")
         for path in files:
@@ -200,6 +218,7 @@ keys_app = typer.Typer(help="API keys of accounts.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(schedules_app, name="schedules")
 
 
 def _store() -> Any:
@@ -341,6 +360,7 @@ def up() -> None:
         stack = start_stack(settings)
     console.print(f"API:        {stack.api_url}  (OpenAPI: {stack.api_url}/docs)")
     console.print(f"Prefect UI: {stack.prefect_url.removesuffix('/api')}")
+    console.print(f"Page:       {stack.page_url}  (sign in with an API key below)")
     console.print("Demo API keys (account / role / key):")
     for name, roles in keys.items():
         for role, key in roles.items():

@@ -37,6 +37,7 @@ PRELOAD = (
     "flows.export_report",
     "flows.cleanup_expired",
     "flows.reconcile_exports",
+    "flows.recurring_export",
     "adbc_driver_manager",
     "adbc_driver_postgresql",
     "adbc_driver_sqlite",

@@ -6,8 +6,10 @@ before prefect is first imported in a process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from report_exports.settings import Settings, get_settings
+from report_exports.settings import Settings, get_settings, prefect_database_connection_url
 
 # Flow-run processes hand memory back to the OS as soon as it is freed. Without this the
 # memory freed after extraction stays mapped while rendering allocates anew (5M-row CSV:
@@ -65,6 +67,9 @@ def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Po
         "PREFECT_HOME": str(settings.prefect_home),
     }
     env.pop("PREFECT_API_URL", None)
+    if settings.prefect_database_url:
+        url = prefect_database_connection_url(settings.prefect_database_url)
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url
     with log_file.open("ab") as log:
         return subprocess.Popen(
             [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -102,8 +107,18 @@ def ensure_prefect_server(settings: Settings | None = None, *, wait_seconds: flo
     return api_url
 
 
-def stop_server(settings: Settings | None = None) -> bool:
-    """Stop the server this project started (if its pid file is there)."""
+def server_running(settings: Settings | None = None) -> bool:
+    """Whether a Prefect server is configured or already answers on our port."""
+    settings = settings or get_settings()
+    api_url = settings.prefect_api_url or f"http://127.0.0.1:{settings.prefect_port}/api"
+    return bool(settings.prefect_api_url) or is_healthy(api_url, timeout=0.5)
+
+
+def stop_server(settings: Settings | None = None, *, wait_seconds: float = 10) -> bool:
+    """Stop the server this project started (if its pid file is there) and wait for it.
+
+    Its whole process group gets SIGTERM, and SIGKILL if still there after ``wait_seconds``.
+    """
     settings = settings or get_settings()
     pid_file = settings.var_dir / "prefect-server.pid"
     if not pid_file.exists():
@@ -111,7 +126,24 @@ def stop_server(settings: Settings | None = None) -> bool:
     pid = int(pid_file.read_text())
     pid_file.unlink()
     try:
-        os.killpg(pid, 15)
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + wait_seconds
+    while _group_alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pgid, os.WNOHANG)  # reap it when this process started it
+    try:
+        os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     return True

@@ -1,5 +1,6 @@
-"""Serve the deployments of the embedded stack: export-report, cleanup-expired, reconcile-exports,
-deliver-webhooks.
+"""Serve the deployments of the embedded stack: export-report, cleanup-expired,
+reconcile-exports, deliver-webhooks and recurring-export (whose schedules are the accounts'
+own).
 
 Run as ``python -m deployments.serve`` by ``report-exports up`` (after the environment
 points at the Prefect server). The flows are added to a Prefect ``Runner`` as flows (not as
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 def main() -> None:
     """Register the deployments and run them until interrupted."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
@@ -33,6 +35,7 @@ def main() -> None:
     from flows.deliver_webhooks import deliver_webhooks
     from flows.export_report import export_report
     from flows.reconcile_exports import reconcile_exports
+    from flows.recurring_export import recurring_export
 
     settings = get_settings()
     use_warm_flow_processes()
@@ -44,13 +47,26 @@ def main() -> None:
         query_seconds=settings.runner_poll_seconds,
         pause_on_shutdown=True,
     )
+    # One run of a housekeeping flow at a time: a run that comes due while the last is
+    # still going is cancelled, not queued, so a busy runner never piles them up in front
+    # of the exports (each takes a slot of ``serve_limit``).
+    one_at_a_time = ConcurrencyLimitConfig(
+        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+    )
     runner.add_flow(export_report, name="export-report", tags=TAGS)
-    runner.add_flow(cleanup_expired, name="cleanup-expired", interval=CLEANUP_EVERY, tags=TAGS)
+    runner.add_flow(
+        cleanup_expired,
+        name="cleanup-expired",
+        interval=CLEANUP_EVERY,
+        tags=TAGS,
+        concurrency_limit=one_at_a_time,
+    )
     runner.add_flow(
         reconcile_exports,
         name="reconcile-exports",
         interval=timedelta(seconds=settings.reconcile_seconds),
         tags=TAGS,
+        concurrency_limit=one_at_a_time,
     )
     runner.add_flow(
         deliver_webhooks,
@@ -58,10 +74,26 @@ def main() -> None:
         interval=timedelta(seconds=settings.webhook_sweep_seconds),
         tags=TAGS,
     )
+    # Accounts' schedules live on this deployment; applying it keeps them (they have
+    # slugs), and the sync puts back any Prefect lost (a fresh database).
+    runner.add_flow(recurring_export, name="recurring-export", tags=[*TAGS, "recurring"])
+    sync_account_schedules()
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal) as exc:
         logger.info("received %s, shutting down", type(exc).__name__)
+
+
+def sync_account_schedules() -> None:
+    """Put Prefect's account schedules in step with the job store (logged, never fatal)."""
+    from submission.schedules import sync_schedules
+
+    try:
+        report = asyncio.run(sync_schedules())
+    except Exception:  # the job store or Prefect away: the reconcile pass tries again
+        logger.warning("account schedules not synced at start", exc_info=True)
+        return
+    logger.info("account schedules in step with Prefect: %s", report)
 
 
 if __name__ == "__main__":

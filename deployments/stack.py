@@ -25,6 +25,11 @@ class Stack:
     started_server: bool
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    @property
+    def page_url(self) -> str:
+        """The page for people (sign in with an API key)."""
+        return f"{self.api_url}/ui/"
+
     def stop(self) -> None:
         """Stop everything this stack started."""
         for process in reversed(self.processes):

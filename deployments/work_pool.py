@@ -4,7 +4,8 @@
 2. crash detection: an automation that marks a Running flow run Crashed when its
    heartbeats stop (a self-hosted server does not notice a lost worker by itself);
 3. ``prefect deploy --all`` from the project root (export-report, cleanup-expired and
-   the recurring exports declared in ``prefect.yaml``).
+   the recurring exports declared in ``prefect.yaml``);
+4. the accounts' schedules put in step on the ``recurring-export`` deployment.
 
 Every step is idempotent: run it again after changing ``prefect.yaml``.
 """
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from report_exports.settings import PROJECT_ROOT, Settings
 
@@ -77,6 +79,53 @@ def ensure_crash_automation(after_seconds: int) -> None:
             client.create_automation(automation)
 
 
+FAILED_EXPORT_AUTOMATION = "report-exports: enterprise export failed"
+ALERT_WEBHOOK_BLOCK = "export-alerts"
+"""The webhook block the failed-export automation calls (made by operators, in the UI)."""
+
+
+def failed_export_automation(block_document_id: Any) -> Any:
+    """A failed export of an Enterprise account calls the alerts webhook block."""
+    from prefect.events.actions import CallWebhook
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    return AutomationCore(
+        name=FAILED_EXPORT_AUTOMATION,
+        description="Built on the report-exports.export.* events (submission/events.py).",
+        trigger=EventTrigger(
+            expect={"report-exports.export.failed"},
+            match_related={"prefect.resource.role": "account", "report-exports.plan": "enterprise"},
+            posture=Posture.Reactive,
+            threshold=1,
+        ),
+        actions=[
+            CallWebhook(
+                block_document_id=block_document_id,
+                payload='{"job": "{{ event.resource.id }}", "error": "{{ event.payload.error }}"}',
+            )
+        ],
+    )
+
+
+def ensure_failed_export_automation(block_name: str = ALERT_WEBHOOK_BLOCK) -> bool:
+    """Create or update the failed-export automation; False when the block does not exist."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            block = client.read_block_document_by_name(block_name, block_type_slug="webhook")
+        except ObjectNotFound:
+            return False
+        automation = failed_export_automation(block.id)
+        existing = client.read_automations_by_name(FAILED_EXPORT_AUTOMATION)
+        if existing and existing[0].id is not None:
+            client.update_automation(existing[0].id, automation)
+        else:
+            client.create_automation(automation)
+    return True
+
+
 def deploy_all(env: dict[str, str] | None = None, project: Path = PROJECT_ROOT) -> None:
     """``prefect deploy --all`` from the project root (non-interactive)."""
     prefect = Path(sys.executable).with_name("prefect")
@@ -87,6 +136,13 @@ def deploy_all(env: dict[str, str] | None = None, project: Path = PROJECT_ROOT) 
 
 def deploy(settings: Settings, env: dict[str, str] | None = None) -> None:
     """The whole deployment step (the environment must point at the Prefect server)."""
+    import asyncio
+
+    from submission.schedules import sync_schedules
+
     ensure_work_pool()
     ensure_crash_automation(settings.crash_after_seconds)
+    if not ensure_failed_export_automation():
+        print(f"no webhook block {ALERT_WEBHOOK_BLOCK!r}: failed-export automation not made")
     deploy_all(env)
+    asyncio.run(sync_schedules())

@@ -12,7 +12,9 @@ from prefect.runtime import flow_run as current_run
 
 from flows.heartbeat import job_heartbeat
 from flows.job_hooks import job_cancelled, job_crashed, job_failed
+from flows.observe import ExportRun
 from flows.task_runners import chunk_task_runner
+from jobstore.models import Stage
 from jobstore.store import job_engine
 from jobstore.transitions import mark_running
 from report_exports import failpoints
@@ -49,9 +51,13 @@ def export_report(job_id: int) -> dict[str, Any]:
     # every task start, which stalled a stage for ~2 s in about one run of three. The flow
     # run carries the account, report, format and surface tags (submission/launcher.py).
     preload_renderer(job.format)  # in the background, as soon as the format is known
+    observed = ExportRun(ctx)  # stages, progress artifact, summary, events (flows/observe.py)
     with _account_slot(ctx.account_id):
+        observed.enter(Stage.PLANNING)
         export_plan = plan(job)
-        _start(job_id, len(export_plan.chunks), _already_done(job_id, export_plan.chunks))
+        kept_parts, kept_rows = _already_done(job_id, export_plan.chunks)
+        _start(job_id, len(export_plan.chunks), kept_parts, export_plan.rows_estimated, kept_rows)
+        observed.running(export_plan, kept_parts)
         failpoints.hold("after-start")
         with job_heartbeat(job_id, settings.job_heartbeat_seconds):
             with chunk_task_runner(settings) as runner:
@@ -63,12 +69,16 @@ def export_report(job_id: int) -> dict[str, Any]:
                         "outputs": unmapped(export_plan.outputs),
                     },
                 )
+                observed.wait_for_chunks(parts)
                 finished = parts.result()
+            observed.enter(Stage.RENDERING)
             merged = merge(job, export_plan, finished)
             rendered = render(job, merged)
+            observed.enter(Stage.PUBLISHING)
             published = publish(job, rendered)
             failpoints.hold("before-record")
             recorded = record(job, published)
+            observed.succeeded(published)
     announce(job_engine())  # export.succeeded goes out now, from a run of its own
     return recorded
 
@@ -86,12 +96,19 @@ def _account_slot(account_id: int) -> AbstractContextManager[Any]:
     return concurrency(queue, strict=False)
 
 
-def _already_done(job_id: int, chunks: Any) -> int:
+def _already_done(job_id: int, chunks: Any) -> tuple[int, int]:
+    """Chunks an earlier run of the job left in staging, and their rows."""
     storage = default_storage()
-    return sum(storage.exists(f"{chunk_prefix(job_id, c)}/{DONE_MARKER}") for c in chunks)
+    parts = rows = 0
+    for chunk in chunks:
+        marker = f"{chunk_prefix(job_id, chunk)}/{DONE_MARKER}"
+        if storage.exists(marker):
+            parts += 1
+            rows += int(storage.read_text(marker).strip() or 0)
+    return parts, rows
 
 
-def _start(job_id: int, total: int, done: int) -> None:
+def _start(job_id: int, total: int, done: int, rows_estimated: int, rows_kept: int) -> None:
     run_id = current_run.id
     if not mark_running(
         job_engine(),
@@ -99,6 +116,8 @@ def _start(job_id: int, total: int, done: int) -> None:
         flow_run_id=str(run_id) if run_id else None,
         parts_total=total,
         parts_done=done,
+        rows_estimated=rows_estimated,
+        rows_reused=rows_kept,
     ):
         raise ExportError(
             f"job {job_id} was cancelled, has finished or belongs to another flow run; "

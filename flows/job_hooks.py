@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import Flow
 from prefect.client.schemas.objects import FlowRun
+from prefect.logging.loggers import flow_run_logger
 from prefect.states import State
 
 from jobstore.store import job_engine
@@ -23,6 +24,7 @@ from storage.files import default_storage
 from submission.lifecycle import cancel_job, fail_job
 from submission.status import RUN_CRASHED
 from submission.webhooks import announce
+from tasks.run_log import failure_line
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ def job_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> No
     if job_id is None:
         return
     exc = _exception(state)
+    if exc is not None:  # in the run's Logs tab: what failed, and what happens next
+        flow_run_logger(flow_run, flow).error(
+            "%s; the job is failed (Retry re-runs only the missing chunks)",
+            failure_line(f"export job {job_id}", exc, 0),
+        )
     fail_job(job_engine(), default_storage(), job_id, public_message(exc), _detail(state, exc))
     announce(job_engine())
 
@@ -67,6 +74,7 @@ def job_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> N
         return
     detail = f"run crashed: {state.message or 'no reason given'}"
     logger.warning("export job %s: %s", job_id, detail)
+    flow_run_logger(flow_run, flow).error("export job %s: %s; the job is failed", job_id, detail)
     fail_job(job_engine(), default_storage(), job_id, RUN_CRASHED, detail)
     announce(job_engine())
 

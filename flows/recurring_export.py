@@ -7,8 +7,6 @@ creates goes through the submission service like one made through the API: it sh
 the account's list, runs as an ``export-report`` flow run and is downloaded the same way.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +18,7 @@ from prefect.runtime import flow_run as current_run
 from catalog.relative_ranges import RelativeRange, period, zone
 from jobstore.accounts import account_by_name, principal_for_account
 from jobstore.store import job_engine
+from submission.schedules import stored_definition
 from submission.service import submit
 from surfaces.ranges import range_params
 
@@ -37,14 +36,30 @@ async def recurring_export(
     timezone: str = "UTC",
     filters: dict[str, Any] | None = None,
     schedule_id: str | None = None,
-) -> int:
-    """Create the export job of the period before the scheduled time; return its id."""
+) -> int | None:
+    """Create the export job of the period before the scheduled time; return its id.
+
+    A run of an account's schedule (``schedule_id``) follows the stored definition, which
+    is the truth when Prefect still holds an older one, and makes no job for a schedule
+    that was paused or deleted (None).
+    """
+    engine = job_engine()
+    if schedule_id is not None:
+        stored = await to_thread.run_sync(stored_definition, schedule_id)
+        if stored is None or stored.paused:
+            get_run_logger().warning(
+                "schedule %s is %s: no job made", schedule_id, "paused" if stored else "deleted"
+            )
+            return None
+        surface, report_type, format = stored.surface, stored.report_type, stored.format
+        range, timezone, filters = stored.range, stored.timezone, stored.filters  # type: ignore[assignment]
+        owner_id = stored.account_id
+    else:
+        owner_id = (await to_thread.run_sync(account_by_name, engine, account)).id
     tz = zone(timezone)
     first, last = period(range, scheduled_time(), tz)
-    engine = job_engine()
-    owner = await to_thread.run_sync(account_by_name, engine, account)
     requester = f"schedule:{schedule_id or current_deployment.name or 'recurring-export'}"
-    principal = await to_thread.run_sync(principal_for_account, engine, owner.id, requester)
+    principal = await to_thread.run_sync(principal_for_account, engine, owner_id, requester)
     view, created = await submit(
         principal,
         surface,

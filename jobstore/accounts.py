@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
@@ -171,18 +172,36 @@ def revoke_api_key(engine: Engine, id_or_prefix: str, *, account_id: int | None 
 
 def authenticate(engine: Engine, key: str | None) -> Principal | None:
     """The principal of a valid, unrevoked key, else None."""
+    found = authenticate_key(engine, key)
+    return found[1] if found else None
+
+
+def authenticate_key(engine: Engine, key: str | None) -> tuple[int, Principal] | None:
+    """The id and principal of a valid, unrevoked key, else None (the page's sign-in)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
+    return _principal_where(engine, ApiKey.key_hash == hash_key(key))
+
+
+def principal_of_key(engine: Engine, key_id: int) -> Principal | None:
+    """The principal of the unrevoked key with this id, else None (the page's session)."""
+    if not 0 < key_id < 2**63:
+        return None
+    found = _principal_where(engine, ApiKey.id == key_id)
+    return found[1] if found else None
+
+
+def _principal_where(engine: Engine, *where: Any) -> tuple[int, Principal] | None:
     with Session(engine) as session:
         row = session.execute(
             select(ApiKey, Account)
             .join(Account, Account.id == ApiKey.account_id)
-            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+            .where(*where, ApiKey.revoked_at.is_(None))
         ).first()
     if row is None:
         return None
     api_key, account = row
-    return Principal(
+    return api_key.id, Principal(
         account_id=account.id,
         account_name=account.name,
         plan=account.plan,

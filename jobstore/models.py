@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -142,6 +143,8 @@ class ExportJob(Base):
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     rows_estimated: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rows_reused: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Rows of chunks an earlier run of the job staged (a retry keeps them): not this run's rate."""
     schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     runner: Mapped[str | None] = mapped_column(String(120), nullable=True)
     """``host:pid`` of the process running the job's flow run (for operators, chaos tests)."""
@@ -165,6 +168,65 @@ class ExportJob(Base):
     def is_terminal(self) -> bool:
         """True once the job can no longer change state by itself."""
         return self.state in TERMINAL_STATES
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` of a create, and the answer it got (to replay).
+
+    Unique per account, surface and scope, so the database settles concurrent requests
+    with one key: one insert wins and runs the create, the others read its row.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("account_id", "surface", "scope", "key", name="uq_idempotency_keys_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    surface: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(210))
+    """'' when the account's keys are shared; ``user:<user>`` for a member who sees only
+    their own jobs (so a replay never answers with a job the caller could not read)."""
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the request (method, path, canonical JSON body)."""
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    """While no answer is stored, the key is being processed until then (then abandoned)."""
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ExportSchedule(Base):
+    """A recurring export an account manages itself; Prefect holds its schedule.
+
+    The row is the definition; ``prefect_schedule_id`` names the schedule of the
+    ``recurring-export`` deployment that fires it (kept in step by
+    ``submission.schedules.sync_schedules``). Jobs it makes carry its id.
+    """
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    surface: Mapped[str] = mapped_column(String(16))
+    report_type: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(8))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    range: Mapped[str] = mapped_column(String(16))
+    cron: Mapped[str] = mapped_column(String(120))
+    """The cron expression that fires it (a preset's expression too)."""
+    preset: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    prefect_schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class WebhookEndpoint(Base):

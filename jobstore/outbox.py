@@ -26,21 +26,43 @@ def _waiting(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+def launched_unfinished(engine: Engine) -> int:
+    """Jobs whose flow run exists and has not finished (what the Prefect server is busy with)."""
+    stmt = (
+        select(func.count())
+        .select_from(ExportJob)
+        .where(
+            ExportJob.state.in_((JobState.QUEUED, JobState.RUNNING)),
+            ExportJob.flow_run_id.is_not(None),
+            ExportJob.launch_mode == LaunchMode.DEPLOYMENT,
+        )
+    )
+    with Session(engine) as session:
+        return int(session.execute(stmt).scalar_one())
+
+
 def claim_launches(
     engine: Engine,
     *,
     lease: timedelta,
     limit: int = 20,
     older_than: timedelta = timedelta(0),
+    in_flight_limit: int | None = None,
     now: datetime | None = None,
 ) -> list[ExportJob]:
     """Lease up to ``limit`` jobs that wait for a launch, oldest first; returns them.
 
     ``older_than`` leaves young jobs to the process that made them (the reconciler only
-    takes what an API process should have launched by now). Each claim is one guarded
-    UPDATE, so two launchers never hold the same job at once.
+    takes what an API process should have launched by now). ``in_flight_limit`` is
+    backpressure: no more claims than leave at most that many jobs launched and unfinished
+    (two launchers racing may pass it by a few; it is a bound on load, not a lock). Each
+    claim is one guarded UPDATE, so two launchers never hold the same job at once.
     """
     now = now or utcnow()
+    if in_flight_limit is not None:
+        limit = min(limit, in_flight_limit - launched_unfinished(engine))
+        if limit <= 0:
+            return []
     stmt = (
         select(ExportJob.id)
         .where(*_waiting(now), ExportJob.created_at <= now - older_than)

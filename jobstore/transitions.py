@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, or_, update
 
-from jobstore.models import TERMINAL_STATES, ExportJob, JobState, utcnow
+from jobstore.models import TERMINAL_STATES, ExportJob, JobState, Stage, utcnow
 from jobstore.webhooks import enqueue_events
 
 RUNNABLE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.FAILED})
@@ -57,9 +57,19 @@ def release_dedupe(engine: Engine, job_id: int) -> None:
 
 
 def mark_running(
-    engine: Engine, job_id: int, *, flow_run_id: str | None, parts_total: int, parts_done: int
+    engine: Engine,
+    job_id: int,
+    *,
+    flow_run_id: str | None,
+    parts_total: int,
+    parts_done: int,
+    rows_estimated: int | None = None,
+    rows_reused: int = 0,
 ) -> bool:
     """The flow run has planned its chunks; ``parts_done`` counts parts kept from a retry.
+
+    ``rows_estimated`` is the plan's estimate, ``rows_reused`` the rows of the kept parts:
+    progress starts there, and the ETA measures this run's rate from ``started_at``.
 
     A failed job may run again (an operator retried its flow run); a cancelled one may not.
     A queued or running job belongs to the flow run recorded for it: another run of the
@@ -77,6 +87,11 @@ def mark_running(
         flow_run_id=flow_run_id,
         parts_total=parts_total,
         parts_done=parts_done,
+        rows_done=rows_reused,
+        rows_reused=rows_reused,
+        rows_estimated=rows_estimated,
+        stage=Stage.EXTRACTING,
+        progress_at=utcnow(),
         started_at=utcnow(),
         heartbeat_at=utcnow(),
         runner=f"{socket.gethostname()}:{os.getpid()}",
@@ -98,6 +113,11 @@ def record_part_done(engine: Engine, job_id: int, rows: int = 0) -> None:
         progress_at=utcnow(),
         heartbeat_at=utcnow(),
     )
+
+
+def mark_planning(engine: Engine, job_id: int) -> bool:
+    """The job's flow run started planning (queued or running; a finished job is left)."""
+    return _update(engine, job_id, stage=Stage.PLANNING, progress_at=utcnow())
 
 
 def beat(engine: Engine, job_id: int) -> bool:
@@ -137,7 +157,6 @@ def mark_succeeded(
         job_id,
         state=JobState.SUCCEEDED,
         row_count=row_count,
-        rows_done=row_count,
         file_size_bytes=file_size_bytes,
         sha256=sha256,
         filename=filename,

@@ -6,6 +6,7 @@ ExportError
 ├── NotFoundError            job or file does not exist (or is not yours)
 ├── ForbiddenError           the caller's plan may not do this
 ├── ConflictError            the request collides with one still being processed
+├── KeyReusedError           an idempotency key sent again with another request
 ├── ServiceUnavailableError  a part we depend on (Prefect, the job store) cannot be reached
 ├── PlanError                the request cannot be split into chunks
 ├── QueryError               the source query failed
@@ -49,6 +50,14 @@ class ForbiddenError(ExportError):
 
 class ConflictError(ExportError):
     """The request collides with another that is still being processed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class KeyReusedError(ExportError):
+    """An idempotency key came back with a request other than the one it was first sent with."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -77,8 +77,25 @@ class Settings(BaseSettings):
     download_secret: str = Field(
         "", description="HMAC key of download URLs; empty means a random key kept in var/."
     )
+    ui_session_hours: float = Field(
+        8, gt=0, description="How long a sign-in to the page (/ui/) lasts before it ends."
+    )
+    ui_sign_in_limit: int = Field(
+        10, ge=1, description="Sign-in attempts one client address may make per window."
+    )
+    ui_sign_in_window_seconds: float = Field(
+        60, gt=0, description="The window of ui_sign_in_limit, in seconds."
+    )
+    prefect_ui_url: str = Field(
+        "",
+        description="Where admins open flow runs in the Prefect UI; empty means the Prefect "
+        "API URL without /api.",
+    )
     dedupe_window_seconds: int = Field(
         600, ge=0, description="HiEnergy: an identical completed export is reused this long."
+    )
+    idempotency_key_hours: int = Field(
+        24, ge=1, description="How long an Idempotency-Key and its answer are kept for replay."
     )
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(8000, description="Port the API listens on.")
@@ -103,11 +120,26 @@ class Settings(BaseSettings):
     launch_deadline_seconds: float = Field(
         300,
         gt=0,
-        description="A job whose flow run could not be created for this long fails "
-        '("could not start") instead of waiting for ever.',
+        description="A job whose flow run could not be created for this long (and "
+        'launch_min_attempts times) fails ("could not start") instead of waiting for ever.',
+    )
+    launch_min_attempts: int = Field(
+        8,
+        ge=1,
+        description="Attempts to create a job's flow run before it may fail (with the "
+        "backoff, 8 attempts take over a minute of refusals).",
+    )
+    launches_in_flight: int = Field(
+        16,
+        ge=1,
+        description="Most jobs launched on the Prefect server and not yet finished; the rest "
+        "wait queued in the outbox, so a burst does not flood the server's database.",
     )
     launch_lease_seconds: float = Field(
         30, gt=0, description="How long a launcher holds a job it is launching."
+    )
+    schedules_per_account: int = Field(
+        50, ge=0, description="Most recurring-export schedules one account may have."
     )
     reconcile_seconds: int = Field(
         30, ge=5, description="How often the reconcile-exports flow brings jobs and runs in step."
@@ -180,6 +212,11 @@ class Settings(BaseSettings):
     )
     demo_rows: int = Field(20_000, ge=1, description="Verification events in the demo source.")
     prefect_port: int = Field(4200, description="Port of the local Prefect server we start.")
+    prefect_database_url: str = Field(
+        "",
+        description="Database of the Prefect server we start: empty is SQLite in PREFECT_HOME; "
+        "a postgresql:// URL does not lock under bursts of runs (SQLite does).",
+    )
     prefect_api_url: str = Field(
         "",
         validation_alias="PREFECT_API_URL",
@@ -218,6 +255,16 @@ class Settings(BaseSettings):
     def prefect_home(self) -> Path:
         """PREFECT_HOME for every process we start: inside var/, never the user's home."""
         return self.var_dir / "prefect"
+
+
+def prefect_database_connection_url(url: str) -> str:
+    """A PostgreSQL URL as the Prefect server's asyncpg engine takes it (others unchanged)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 @lru_cache

@@ -95,9 +95,15 @@ class Storage:
         with self._failures(f"cannot read {key}"):
             return bytes(self.fs.cat_file(self.path(key))).decode()
 
-    def open_read(self, key: str) -> IO[bytes]:
-        """The object at ``key`` open for sequential reading (a missing one fails here)."""
-        options: dict[str, Any] = {} if self.is_local else {"block_size": READ_BLOCK_BYTES}
+    def open_read(self, key: str, block_size: int | None = None) -> IO[bytes]:
+        """The object at ``key`` open for reading (a missing one fails here).
+
+        Off local disk, reads are ranged GETs of ``block_size`` bytes (at most
+        ``READ_BLOCK_BYTES``): a caller that wants a short range from a seek asks for its
+        length, and no more of the object is fetched.
+        """
+        block = min(block_size or READ_BLOCK_BYTES, READ_BLOCK_BYTES)
+        options: dict[str, Any] = {} if self.is_local else {"block_size": max(block, 1)}
         with self._failures(f"cannot open {key}"):
             handle: IO[bytes] = self.fs.open(self.path(key), "rb", **options)
             return handle
@@ -170,6 +176,9 @@ class Storage:
     ) -> str | None:
         """A SigV4 presigned GET URL that sets the response headers; None off S3.
 
+        S3 itself answers ``Range`` on it; its ``Cache-Control`` is ``private, no-store``
+        like the API's downloads (its ETag is S3's own, not the file's sha256).
+
         The headers ride in the signed query (``response-content-disposition``...), so
         changing the filename, the key or the expiry breaks the signature.
         """
@@ -182,6 +191,7 @@ class Storage:
                     expires=expires_in,
                     ResponseContentDisposition=content_disposition,
                     ResponseContentType=content_type,
+                    ResponseCacheControl="private, no-store",
                 )
             )
 

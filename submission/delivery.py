@@ -4,8 +4,14 @@ Who delivers: the API process in the background (:class:`Delivery`, woken by eve
 create), the recurring flow inline, and the reconciler for whatever the others left (an
 API that died between its insert and the launch). They share one routine,
 :func:`deliver_claimed`: lease, create the run with the job's idempotency key, record it.
-A launch that fails is tried again with backoff until ``launch_deadline_seconds``; then
-the job fails with a message a client can read, and its dedupe key is released.
+A launch that fails is tried again with backoff; after ``launch_min_attempts`` attempts
+and ``launch_deadline_seconds`` since the create, the job fails with a message a client
+can read, and its dedupe key is released.
+
+Backpressure: at most ``launches_in_flight`` jobs are launched and unfinished at once; the
+rest wait queued in the outbox (a burst of creates does not become a burst of flow runs
+whose state writes lock the embedded Prefect server's SQLite). A job waiting there has
+made no attempt, so waiting never counts towards giving up.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from jobstore.store import get_job, job_engine
 from jobstore.transitions import mark_failed
 from report_exports import failpoints
 from report_exports.settings import get_settings
-from submission.launcher import LaunchError, cancel, launch
+from submission.launcher import LaunchError, cancel, close_client, launch
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +62,8 @@ async def _launch_one(job: ExportJob, report: DeliveryReport) -> None:
         flow_run_id = await launch(job)
     except LaunchError as exc:
         age = datetime.now(UTC) - job.created_at
-        if age.total_seconds() >= settings.launch_deadline_seconds:
+        patient = job.launch_attempts < settings.launch_min_attempts
+        if not patient and age.total_seconds() >= settings.launch_deadline_seconds:
             logger.error("job %s: giving up launching after %s: %s", job.id, age, exc)
             await to_thread.run_sync(
                 partial(mark_failed, engine, job.id, COULD_NOT_START, str(exc))
@@ -93,9 +100,17 @@ async def deliver_pending(
     *, older_than: timedelta = timedelta(0), limit: int = 50
 ) -> DeliveryReport:
     """Claim and launch what waits in the outbox (``older_than``: leave young jobs be)."""
-    lease = timedelta(seconds=get_settings().launch_lease_seconds)
+    settings = get_settings()
+    lease = timedelta(seconds=settings.launch_lease_seconds)
     claimed = await to_thread.run_sync(
-        partial(claim_launches, job_engine(), lease=lease, limit=limit, older_than=older_than)
+        partial(
+            claim_launches,
+            job_engine(),
+            lease=lease,
+            limit=limit,
+            older_than=older_than,
+            in_flight_limit=settings.launches_in_flight,
+        )
     )
     return await deliver_claimed(claimed) if claimed else DeliveryReport()
 
@@ -129,6 +144,7 @@ class Delivery:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await close_client()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,11 @@ Every Prefect call here turns off the client's own retries (2 s and longer backo
 delivery loop and the reconciler, which try again later anyway, and a request that reads
 run states should not stall for seconds. Failures leave as :class:`LaunchError`, whose
 text is for logs only.
+
+Each event loop keeps one open client: opening one makes an httpx client and an SSL
+context, and overriding a setting copies all of Prefect's settings, both about 20 ms of
+CPU alone and far more under load; per call, a burst of 200 launches spent most of the
+API process's CPU there and its creates waited on it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -53,18 +60,60 @@ def idempotency_key(job: ExportJob) -> str:
     return f"export-job-{job.public_id}"
 
 
+_no_retry: list[tuple[Any, Any]] = []
+"""(Prefect's current settings, the same with client retries off): made once, not per call."""
+
+
+@contextmanager
+def _without_client_retries() -> Iterator[None]:
+    import prefect.context
+
+    context = prefect.context.get_settings_context()
+    if not _no_retry or _no_retry[0][0] is not context.settings:
+        updates: dict[Any, Any] = {"client.max_retries": 0}
+        _no_retry[:] = [(context.settings, context.settings.copy_with_update(updates=updates))]
+    with prefect.context.SettingsContext(profile=context.profile, settings=_no_retry[0][1]):
+        yield
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+_opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _client() -> Any:
+    """This event loop's open Prefect client (opened on first use, kept for the loop)."""
+    from prefect.client.orchestration import get_client
+
+    loop = asyncio.get_running_loop()
+    if (client := _clients.get(loop)) is not None:
+        return client
+    async with _opening.setdefault(loop, asyncio.Lock()):
+        if (client := _clients.get(loop)) is None:
+            client = get_client()
+            await client.__aenter__()
+            _clients[loop] = client
+    return client
+
+
+async def close_client() -> None:
+    """Close this event loop's client (a process's delivery stopping)."""
+    client = _clients.pop(asyncio.get_running_loop(), None)
+    if client is not None:
+        await client.__aexit__(None, None, None)
+
+
 async def _call(action: Callable[[Any], Awaitable[T]], doing: str) -> T:
     """``action(client)`` with brief retries of our own and none of the client's."""
-    from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
-    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
     delay = FIRST_BACKOFF_SECONDS
     for attempt in range(ATTEMPTS):
         try:
-            with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}):
-                async with get_client() as client:
-                    return await action(client)
+            with _without_client_retries():
+                client = await _client()
+                return await action(client)
         except ObjectNotFound:
             raise
         except Exception as exc:  # refused connection, 5xx, timeout: all worth a retry

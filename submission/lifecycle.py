@@ -18,6 +18,7 @@ from jobstore.store import get_job
 from jobstore.transitions import forget_file, mark_cancelled, mark_failed
 from report_exports.errors import StorageError
 from storage.files import Storage, staging_prefix
+from submission.events import ExportEvent, emit_export_event
 from submission.status import (
     CANCELLED,
     CANCELLING,
@@ -66,6 +67,8 @@ def fail_job(
     """Fail an unfinished job (``message`` for clients, ``detail`` for operators)."""
     failed = mark_failed(engine, job_id, message, detail)
     discard_file(engine, storage, job_id)
+    if failed:
+        emit_export_event(engine, ExportEvent.FAILED, job_id, error=message)
     return failed
 
 
@@ -73,6 +76,8 @@ def cancel_job(engine: Engine, storage: Storage, job_id: int, message: str = "ca
     """Cancel an unfinished job and delete everything it made."""
     cancelled = mark_cancelled(engine, job_id, message)
     discard_file(engine, storage, job_id)
+    if cancelled:
+        emit_export_event(engine, ExportEvent.CANCELLED, job_id)
     if get_job(engine, job_id).state == JobState.CANCELLED:
         try:
             storage.delete_prefix(staging_prefix(job_id))

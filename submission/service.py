@@ -9,6 +9,7 @@ store and storage calls run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,8 +29,10 @@ from jobstore.transitions import mark_cancelled
 from report_exports.errors import NotFoundError, ServiceUnavailableError, ValidationError
 from storage.files import default_storage
 from submission import delivery, webhooks
+from submission.events import ExportEvent, emit_export_event
 from submission.launcher import LaunchError, cancel, read_run_states
 from submission.lifecycle import RUN_ENDED, settle_with_run
+from submission.progress import job_progress
 from submission.status import RunState, Status, surface_status
 from surfaces.base import JobShown, Phase, Surface
 from surfaces.registry import get_surface
@@ -53,9 +56,20 @@ class JobView:
     status: Status
     surface: Surface
 
+    def progress(self) -> dict[str, float | str | None]:
+        """``rows_done``, ``rows_estimated``, ``stage`` and ``eta_seconds`` of the job, now."""
+        working = self.status.phase == Phase.WORKING
+        return job_progress(self.job, datetime.now(UTC), working=working).as_json()
+
     def shown(self, project_id: str = "") -> JobShown:
         """What the surface's ``show_job`` and views take."""
-        return JobShown(self.job, self.status, project_id)
+        return JobShown(self.job, self.status, project_id, self.progress())
+
+
+def _emit_later(what: ExportEvent, job: ExportJob | int) -> None:
+    """Emit an event off the request path: a slow or absent Prefect never delays an answer."""
+    call = partial(emit_export_event, job_engine(), what, job)
+    threading.Thread(target=call, name=f"event-{what.value}", daemon=True).start()
 
 
 def _surface(surface: Surface | str) -> Surface:
@@ -112,6 +126,8 @@ async def submit(
         launch_mode=launch_mode,
         schedule_id=schedule_id,
     )
+    if created:
+        _emit_later(ExportEvent.CREATED, job)
     if created and launch_mode == LaunchMode.DEPLOYMENT:
         if launch_now:
             await delivery.deliver_job(job.id)
@@ -128,8 +144,9 @@ def create_local_job(request: ExportRequest, account_id: int, requested_by: str)
     Operators run these from the command line; the reconciler fails one that its process
     never started (``local_start_grace_seconds``).
     """
-    return create_job(
-        job_engine(),
+    engine = job_engine()
+    job = create_job(
+        engine,
         surface=request.report.surface,
         account_id=account_id,
         report_type=request.report.name,
@@ -138,6 +155,8 @@ def create_local_job(request: ExportRequest, account_id: int, requested_by: str)
         requested_by=requested_by,
         launch_mode=LaunchMode.LOCAL,
     )
+    emit_export_event(engine, ExportEvent.CREATED, job)
+    return job
 
 
 async def views(
@@ -282,6 +301,77 @@ async def list_views(
     return await views(declared, jobs), total
 
 
+def _visible(principal: Principal, names: list[str], own_only: bool) -> list[Any]:
+    """WHERE clauses: the account's jobs on these surfaces, scoped as each surface says.
+
+    ``own_only`` scopes a member to their own jobs on every surface (the page's rule); a
+    surface that scopes by user (HiEnergy) scopes members whatever it is.
+    """
+    scoped = [n for n in names if own_only or _own_only(principal, get_surface(n))]
+    where: list[Any] = [ExportJob.account_id == principal.account_id]
+    where.append(ExportJob.surface.in_(names))
+    if scoped:
+        where.append(ExportJob.surface.not_in(scoped) | (ExportJob.requested_by == principal.user))
+    return where
+
+
+def _list_account(
+    principal: Principal, names: list[str], own_only: bool, limit: int, offset: int
+) -> tuple[list[ExportJob], int]:
+    where = _visible(principal, names, own_only)
+    with Session(job_engine(), expire_on_commit=False) as session:
+        total = session.scalar(select(func.count()).select_from(ExportJob).where(*where)) or 0
+        stmt = select(ExportJob).where(*where).order_by(ExportJob.id.desc())
+        jobs = list(session.scalars(stmt.limit(limit).offset(offset)))
+    return jobs, total
+
+
+async def _views_in_order(jobs: list[ExportJob], *, check_files: bool = False) -> list[JobView]:
+    """Views of jobs of several surfaces, in the given order (one Prefect read per surface)."""
+    by_surface: dict[str, list[ExportJob]] = {}
+    for job in jobs:
+        by_surface.setdefault(job.surface, []).append(job)
+    found: dict[int, JobView] = {}
+    for name, group in by_surface.items():
+        for view in await views(name, group, check_files=check_files):
+            found[view.job.id] = view
+    return [found[job.id] for job in jobs]
+
+
+async def list_account_views(
+    principal: Principal,
+    surfaces: list[str],
+    *,
+    limit: int,
+    offset: int = 0,
+    own_only: bool = False,
+) -> tuple[list[JobView], int]:
+    """The caller's jobs on several surfaces, newest first, and how many there are."""
+    jobs, total = await blocking(_list_account, principal, surfaces, own_only, limit, offset)
+    return await _views_in_order(jobs), total
+
+
+def _find_public(
+    principal: Principal, names: list[str], own_only: bool, public_id: str
+) -> ExportJob:
+    where = _visible(principal, names, own_only)
+    with Session(job_engine(), expire_on_commit=False) as session:
+        stmt = select(ExportJob).where(*where, ExportJob.public_id == public_id)
+        job = session.scalars(stmt).first()
+    if job is None:
+        raise NotFoundError(JOB_NOT_FOUND)
+    return job
+
+
+async def read_account_job(
+    principal: Principal, surfaces: list[str], public_id: str, *, own_only: bool = False
+) -> JobView:
+    """One job of the caller on any of these surfaces, by public id (file checked)."""
+    job = await blocking(_find_public, principal, surfaces, own_only, public_id)
+    (view,) = await _views_in_order([job], check_files=True)
+    return view
+
+
 class NotCancellable(ValidationError):
     """The job has started or finished; ``status`` is what the surface calls it now."""
 
@@ -309,6 +399,7 @@ async def cancel_queued(
     ):
         (current,) = await views(declared, [await blocking(get_job, engine, job.id)])
         raise NotCancellable(current.status.value)
+    _emit_later(ExportEvent.CANCELLED, job.id)
     if job.flow_run_id:
         # If Prefect is unreachable the row still says cancelled, and the flow run
         # refuses to work on a cancelled job when it starts.

@@ -29,7 +29,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -61,6 +61,7 @@ from jobstore.webhooks import (
 from report_exports.errors import ValidationError
 from report_exports.settings import Settings, get_settings
 from submission.launcher import schedule_webhook_delivery
+from submission.progress import job_progress
 from submission.status import surface_status
 from surfaces.base import JobShown, iso
 from surfaces.registry import get_surface
@@ -212,12 +213,13 @@ def render_event(engine: Engine, delivery: WebhookDelivery) -> dict[str, Any]:
     )
     with Session(engine) as session:
         project_id = session.scalar(select(Account.project_id).where(Account.id == job.account_id))
+    progress = job_progress(job, datetime.now(UTC), working=False).as_json()  # it has ended
     return {
         "id": delivery.event_id,
         "type": delivery.event,
         "created_at": iso(delivery.created_at),
         "surface": surface.name,
-        "data": {"export": surface.show_job(JobShown(job, status, project_id or ""))},
+        "data": {"export": surface.show_job(JobShown(job, status, project_id or "", progress))},
     }
 
 

@@ -62,6 +62,9 @@ class JobShown:
     job: ExportJob
     status: Status
     project_id: str = ""
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    """Rows done and estimated, stage and ETA now (``submission.progress``): the surfaces add
+    them beside their documented progress fields."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -166,11 +169,15 @@ class DateRangeFields:
         import copy
 
         body = copy.deepcopy(filters)
-        target = body
-        for name in self.container:
-            target = target.setdefault(name, {})
-        target.update(self.fields(first, last, tz))
+        _nested(body, self.container).update(self.fields(first, last, tz))
         return body
+
+
+def _nested(body: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    target = body
+    for name in path:
+        target = target.setdefault(name, {})
+    return target
 
 
 def _utc_text(moment: datetime) -> str:
@@ -200,9 +207,43 @@ class Surface:
     enabled: Callable[[Settings], bool] = _always
     disabled_message: str = "Not found"
     default_format: str | None = None  # when the surface's requests name none
+    option_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Where the CLI's surface options (``--env``, ``--sort``…) go in a request body."""
     description: str = ""
     show_job: Callable[[JobShown], dict[str, Any]] = _bare_job
     """The job as the surface's GET of one export shows it (its API and webhook payloads)."""
+
+    def request_body(
+        self,
+        fields: dict[str, Any],
+        *,
+        filters: dict[str, Any],
+        options: Mapping[str, Any],
+        start: str | None,
+        end: str | None,
+    ) -> dict[str, Any]:
+        """A request body from loose parts: top-level ``fields``, ``filters`` and the
+        range where the surface keeps them, ``options`` where :attr:`option_fields` says.
+
+        ValidationError names an option this surface does not take.
+        """
+        body = dict(fields)
+        found = dict(filters)
+        bounds = ((self.date_range.start, start), (self.date_range.end, end))
+        found |= {name: value for name, value in bounds if value}
+        if found:
+            _nested(body, self.date_range.container).update(found)
+        for option, value in options.items():
+            if value is None:
+                continue
+            if option not in self.option_fields:
+                raise ValidationError(
+                    f"--{option.replace('_', '-')} does not apply to {self.title} reports",
+                    field=option,
+                )
+            *container, name = self.option_fields[option]
+            _nested(body, tuple(container))[name] = value
+        return body
 
     def word(self, phase: Phase) -> str:
         """The surface's status word for a phase."""
@@ -212,6 +253,11 @@ class Surface:
     def statuses(self) -> tuple[str, ...]:
         """Every status word the surface uses, in phase order, without repeats."""
         return tuple(dict.fromkeys(self.status_words[p] for p in Phase))
+
+    def detail_path(self, job_id: int, public_id: str) -> str:
+        """The path of a job's detail on this surface (its own id style)."""
+        shown = public_id if self.id_style == IdStyle.UUID7 else str(job_id)
+        return f"{self.base_path.rstrip('/')}/{shown}"
 
     def owns(self, path: str) -> bool:
         """True when a request path belongs to this surface."""

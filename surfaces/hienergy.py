@@ -74,7 +74,8 @@ def export_object(shown: JobShown) -> dict[str, Any]:
         "download_expires_in_seconds": expires_in,
         "error_message": status.error,
         "progress": (
-            {"parts_ready": job.parts_done, "total_parts": job.parts_total}
+            # the seed's two counts, and beside them rows, stage and ETA
+            {"parts_ready": job.parts_done, "total_parts": job.parts_total} | dict(shown.progress)
             if job.parts_total
             else None
         ),
@@ -106,6 +107,7 @@ SURFACE = Surface(
     render_error=render_error,
     date_range=DateRangeFields("from", "to", container=("search_params",)),
     scopes_by_user=True,
+    option_fields={"sort": ("index_params", "sort"), "order": ("index_params", "order")},
     description="Affiliate advertisers, deals and clicks as chunked Excel or CSV reports.",
     show_job=export_object,
 )

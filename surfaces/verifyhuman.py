@@ -87,8 +87,12 @@ def detail(shown: JobShown) -> dict[str, Any]:
     out["params"] = {k: job.params.get(k) for k in ("env", "from", "to")}
     if status.error:
         out["error"] = status.error
-    if job.parts_total:
-        out["progress"] = {"parts_done": job.parts_done, "parts_total": job.parts_total}
+    if job.parts_total or status.phase == Phase.WORKING:
+        out["progress"] = {
+            "parts_done": job.parts_done,
+            "parts_total": job.parts_total,
+            **shown.progress,
+        }
     if status.file_available:
         out["download_url"] = f"/api/reports/exports/{job.id}/download"
     return {k: out[k] for k in DETAIL_KEYS if k in out}
@@ -121,6 +125,7 @@ SURFACE = Surface(
         max_range_days={"growth": 93, "pro": 366, "enterprise": 1096},
     ),
     range_days=range_days,
+    option_fields={"env": ("env",)},
     enabled=_enabled,
     disabled_message="Report exports are not enabled",
     description="Verification analytics as PDF summaries or CSV data.",

@@ -76,6 +76,7 @@ def export_object(shown: JobShown) -> dict[str, Any]:
         "completed_at": iso(job.completed_at),
         "expires_at": iso(job.expires_at),
         "created_at": iso(job.created_at),
+        "progress": dict(shown.progress),  # not in the seed: rows, stage and ETA
     }
 
 

@@ -34,6 +34,7 @@ from tasks.plan import OutputPlan
 from tasks.postgres_csv import copy_csv_records, csv_cells_statement
 from tasks.render_csv import write_csv_records
 from tasks.retry import retry_on_transient
+from tasks.run_log import attempt_note, logged_failure, run_logger, timed
 from tasks.source_reader import read_batches, read_frame
 from tasks.sql_sections import SectionsQuery, sections_query
 
@@ -47,6 +48,8 @@ class PartRef:
     chunk: Chunk
     prefix: str
     reused: bool
+    rows: int = 0  # source rows of the chunk
+    size_bytes: int = 0  # what this run staged (0 when reused)
 
 
 def rows_part_name(outputs: OutputPlan) -> str:
@@ -70,7 +73,8 @@ def extract_chunk(
     """Query the chunk, then stage its rows and/or partial aggregates."""
     prefix = chunk_prefix(ctx.ref.job_id, chunk)
     if storage.exists(f"{prefix}/{DONE_MARKER}"):
-        return PartRef(chunk, prefix, reused=True)
+        kept = int(storage.read_text(f"{prefix}/{DONE_MARKER}").strip() or 0)
+        return PartRef(chunk, prefix, reused=True, rows=kept)
     report = ctx.report
     query = report.query(ctx.params, ctx.account_id).where(
         report.chunk_column >= chunk.start, report.chunk_column < chunk.end
@@ -104,12 +108,13 @@ def extract_chunk(
                 names = [c.name for c in report.row_columns]
                 source_rows = write_batches((b.select(names) for b in batches), part)
             staged.append(str(part))
+        size = sum(Path(local).stat().st_size for local in staged)
         for local in staged:
             storage.put_atomic(Path(local), f"{prefix}/{Path(local).name}", move=True)
         marker = Path(tmp) / DONE_MARKER
         marker.write_text(str(source_rows))
         storage.put_atomic(marker, f"{prefix}/{DONE_MARKER}")
-    return PartRef(chunk, prefix, reused=False)
+    return PartRef(chunk, prefix, reused=False, rows=source_rows, size_bytes=size)
 
 
 def summarise_chunk(
@@ -257,8 +262,7 @@ def write_csv_batches(
 
 
 def _run_name() -> str:
-    params = task_run.parameters
-    return f"extract {params['job'].report_type} {params['chunk'].name}"
+    return f"extract {task_run.parameters['chunk'].label}"
 
 
 @task(
@@ -271,16 +275,32 @@ def _run_name() -> str:
 def extract(job: JobRef, chunk: Chunk, outputs: OutputPlan) -> PartRef:
     """Extract one chunk to staging and count it towards the job's progress."""
     settings = get_settings()
-    part = extract_chunk(
-        load_context(job.job_id),
-        chunk,
-        outputs,
-        default_storage(),
-        settings.source_url,
-        settings.source_reader,
+    with logged_failure(f"extract {chunk.label}"):
+        part, seconds = timed(
+            lambda: extract_chunk(
+                load_context(job.job_id),
+                chunk,
+                outputs,
+                default_storage(),
+                settings.source_url,
+                settings.source_reader,
+            )
+        )
+    if part.reused:
+        run_logger().info(
+            "chunk %s: reused from an earlier run (%s rows already staged)", chunk.label, part.rows
+        )
+        return part
+    record_part_done(job_engine(), job.job_id, part.rows)
+    run_logger().info(
+        "chunk %s: %s rows, %s bytes staged in %.2f s (%s; %s rows estimated)",
+        chunk.label,
+        part.rows,
+        part.size_bytes,
+        seconds,
+        attempt_note(),
+        chunk.estimated_rows,
     )
-    if not part.reused:
-        record_part_done(job_engine(), job.job_id)
     return part
 
 

@@ -15,6 +15,7 @@ from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.extract import DONE_MARKER, PartRef, rows_part_name
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.plan import ExportPlan, global_order
+from tasks.run_log import logged_failure, run_logger, timed
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,21 @@ def merge_parts(
     )
 
 
-@task(name="merge", cache_policy=NO_CACHE)
+@task(name="merge", task_run_name="merge", cache_policy=NO_CACHE)
 def merge(job: JobRef, export_plan: ExportPlan, parts: list[PartRef]) -> MergedExport:
     """Merge the parts of every chunk in order."""
-    return merge_parts(load_context(job.job_id), export_plan, parts, default_storage())
+    with logged_failure("merge"):
+        merged, seconds = timed(
+            lambda: merge_parts(load_context(job.job_id), export_plan, parts, default_storage())
+        )
+    run_logger().info(
+        "merge: %s parts (%s reused), %s source rows, rows as %s in %s files, sections %s; %.2f s",
+        len(parts),
+        sum(p.reused for p in parts),
+        merged.source_rows,
+        merged.rows_as,
+        len(merged.rows_keys),
+        ", ".join(merged.sections) or "none",
+        seconds,
+    )
+    return merged

@@ -22,6 +22,7 @@ from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, scratch_dir, staging_prefix
 from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.retry import retry_on_transient
+from tasks.run_log import logged_failure, run_logger
 from tasks.source_reader import POSTGRES_READ_SETTINGS, classify
 
 
@@ -43,6 +44,12 @@ class ExportPlan:
 
     chunks: tuple[Chunk, ...]
     outputs: OutputPlan
+    reused: bool = False  # the plan of an earlier run of the job (a retry)
+
+    @property
+    def rows_estimated(self) -> int:
+        """The rows the plan expects, summed over its chunks."""
+        return sum(c.estimated_rows for c in self.chunks)
 
 
 def output_plan(report: ReportSpec, fmt: str, pdf_rows: int, params: ReportParams) -> OutputPlan:
@@ -197,7 +204,7 @@ def plan_export(ctx: ExportContext, storage: Storage) -> ExportPlan:
     outputs = output_plan(ctx.report, ctx.ref.format, settings.pdf_table_rows, ctx.params)
     if storage.exists(key):
         saved = json.loads(storage.read_text(key))
-        return ExportPlan(tuple(_chunk_from_json(c) for c in saved), outputs)
+        return ExportPlan(tuple(_chunk_from_json(c) for c in saved), outputs, reused=True)
     chunks = estimate_chunks(
         ctx.report,
         ctx.params,
@@ -222,8 +229,37 @@ def _chunk_from_json(raw: dict[str, Any]) -> Chunk:
     return Chunk(raw["index"], parse(raw["start"]), parse(raw["end"]), raw["estimated_rows"])
 
 
+def estimation_method(report: ReportSpec, source_url: str, sample_above_rows: int) -> str:
+    """How :func:`estimate_chunks` counts the rows of a report on this source, in words."""
+    if report.chunking == "key":
+        return "min/max/count of the key, spread evenly over the key range"
+    counted = "one count of rows per day"
+    if sample_above_rows and source_url.startswith("postgresql"):
+        return f"{counted} (a block sample when the table has over {sample_above_rows} rows)"
+    return counted
+
+
+def _plan_line(job: JobRef, ctx: ExportContext, export_plan: ExportPlan) -> str:
+    settings = get_settings()
+    chunks = export_plan.chunks
+    window = ctx.params.window()
+    asked = f"{window[0]:%Y-%m-%d %H:%M:%S}..{window[1]:%Y-%m-%d %H:%M:%S}" if window else "all"
+    how = (
+        "reused the plan of an earlier run of this job"
+        if export_plan.reused
+        else estimation_method(ctx.report, settings.source_url, settings.plan_sample_above_rows)
+    )
+    return (
+        f"plan job {job.job_id}: {ctx.report.name} as {job.format}, range {asked}, "
+        f"covered {chunks[0].label.split(' ', 1)[1]} .. {chunks[-1].label.split(' ', 1)[1]}; "
+        f"{len(chunks)} chunks of about {settings.chunk_rows} rows; "
+        f"{export_plan.rows_estimated} rows estimated by {how}"
+    )
+
+
 @task(
     name="plan",
+    task_run_name="plan job {job.job_id}",
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[1, 4],
@@ -231,4 +267,8 @@ def _chunk_from_json(raw: dict[str, Any]) -> Chunk:
 )
 def plan(job: JobRef) -> ExportPlan:
     """Split the job into chunks sized by estimated rows."""
-    return plan_export(load_context(job.job_id), default_storage())
+    ctx = load_context(job.job_id)
+    with logged_failure(f"plan job {job.job_id}"):
+        export_plan = plan_export(ctx, default_storage())
+    run_logger().info(_plan_line(job, ctx, export_plan))
+    return export_plan

@@ -17,6 +17,7 @@ from storage.files import Storage, default_storage, published_key
 from tasks.job_context import JobRef, load_context
 from tasks.render import RenderedFile
 from tasks.retry import retry_on_transient
+from tasks.run_log import logged_failure, run_logger
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def publish_file(
 
 @task(
     name="publish",
+    task_run_name="publish",
     cache_policy=NO_CACHE,
     retries=3,
     retry_delay_seconds=[1, 3, 9],
@@ -76,4 +78,14 @@ def publish_file(
 def publish(job: JobRef, rendered: RenderedFile) -> PublishedFile:
     """Publish the rendered file to storage."""
     ctx = load_context(job.job_id)
-    return publish_file(job_engine(), ctx.account_id, job.job_id, rendered, default_storage())
+    storage = default_storage()
+    with logged_failure("publish"):
+        published = publish_file(job_engine(), ctx.account_id, job.job_id, rendered, storage)
+    run_logger().info(
+        "publish: %s (%s bytes, sha256 %s) to %s",
+        published.filename,
+        published.size_bytes,
+        published.sha256,
+        storage.url(published.storage_key),
+    )
+    return published

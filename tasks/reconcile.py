@@ -10,7 +10,8 @@ One pass, run every ``reconcile_seconds`` by the ``reconcile-exports`` flow:
    without recording its file) get the state the run says;
 4. running jobs whose heartbeat stopped are failed as crashed, and Prefect is told;
 5. CLI jobs that never started are failed;
-6. files published for jobs that then failed are deleted.
+6. files published for jobs that then failed are deleted;
+7. accounts' schedules are put back in step in Prefect (``submission.schedules``).
 
 Every change goes through the job store's guarded transitions, so a pass that races a
 hook or a finishing run can never move a finished job back.
@@ -42,6 +43,7 @@ from storage.files import Storage, default_storage
 from submission.delivery import OUTBOX_GRACE, deliver_pending
 from submission.launcher import LaunchError, mark_run_crashed, read_run_states
 from submission.lifecycle import RUN_ENDED, discard_file, fail_job, settle_with_run
+from submission.schedules import sync_schedules
 from submission.status import RUN_CRASHED, RunState
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,9 @@ class ReconcileReport:
     cancelled: list[int] = field(default_factory=list)
     crashed_silent: list[int] = field(default_factory=list)
     files_deleted: list[int] = field(default_factory=list)
+    schedules_synced: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, list[int]]:
+    def as_dict(self) -> dict[str, list[Any]]:
         """For the flow's return value and logs."""
         return asdict(self)
 
@@ -136,6 +139,12 @@ async def reconcile(settings: Settings, now: datetime | None = None) -> Reconcil
     for job in await to_thread.run_sync(files_of_unsuccessful_jobs, engine):
         if await to_thread.run_sync(discard_file, engine, storage, job.id):
             report.files_deleted.append(job.id)
+
+    try:
+        synced = await sync_schedules(now)
+        report.schedules_synced += [*synced.created, *synced.updated, *synced.deleted]
+    except LaunchError as exc:
+        logger.warning("reconcile: schedules not synced: %s", exc)
     return report
 
 

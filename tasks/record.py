@@ -15,6 +15,7 @@ from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, staging_prefix
 from tasks.job_context import JobRef
 from tasks.publish import PublishedFile
+from tasks.run_log import logged_failure, run_logger
 
 
 def record_result(
@@ -40,15 +41,23 @@ def record_result(
     return expires_at
 
 
-@task(name="record", cache_policy=NO_CACHE)
+@task(name="record", task_run_name="record", cache_policy=NO_CACHE)
 def record(job: JobRef, published: PublishedFile) -> dict[str, object]:
     """Record the result on the job row."""
-    expires_at = record_result(
-        job_engine(),
+    with logged_failure("record"):
+        expires_at = record_result(
+            job_engine(),
+            job.job_id,
+            published,
+            default_storage(),
+            timedelta(hours=get_settings().retention_hours),
+        )
+    run_logger().info(
+        "record: job %s is now succeeded: %s rows, %s bytes, expires %s",
         job.job_id,
-        published,
-        default_storage(),
-        timedelta(hours=get_settings().retention_hours),
+        published.row_count,
+        published.size_bytes,
+        expires_at.isoformat(timespec="seconds"),
     )
     return {
         "job_id": job.job_id,

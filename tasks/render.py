@@ -24,6 +24,7 @@ from tasks.job_context import ExportContext, JobRef, load_context
 from tasks.merge import MergedExport, scan
 from tasks.render_csv import concat_csv, render_csv
 from tasks.render_xlsx import BATCH_ROWS, render_xlsx
+from tasks.run_log import logged_failure, run_logger, timed
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class RenderedFile:
     content_type: str
     row_count: int
     sha256: str = ""  # when rendering already hashed the file (CSV parts joined)
+    pages: int = 0  # PDF
+    sheets: int = 0  # XLSX
 
 
 def export_filename(ctx: ExportContext) -> str:
@@ -79,6 +82,7 @@ def render_export(
     fmt, report = ctx.ref.format, ctx.report
     path = out_dir / f"job-{ctx.ref.job_id}-{secrets.token_hex(4)}.{fmt}"
     digest = ""
+    pages = sheets = 0
     sections = {name: storage.read_parquet(key) for name, key in merged.sections.items()}
     try:
         private_file(path)  # 0600 before a renderer opens it: truncating keeps the mode
@@ -100,7 +104,7 @@ def render_export(
             # WeasyPrint (~50 MB, a fifth of the import time) loads only for PDF exports.
             from tasks.render_pdf import render_pdf
 
-            render_pdf(report.pdf(pdf_ctx, sections, rows), path)
+            pages = render_pdf(report.pdf(pdf_ctx, sections, rows), path)
             count = merged.source_rows
         elif fmt == "csv" and merged.rows_as == "csv":
             # The chunks wrote finished records: the file is the header and the parts.
@@ -128,16 +132,34 @@ def render_export(
                     if report.tabular_output == "rows"
                     else None,
                 )
+                sheets = max(1, -(-count // settings.xlsx_max_rows_per_sheet))
     except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
         path.unlink(missing_ok=True)
         raise RenderError(f"could not render {fmt}: {exc}") from exc
     except BaseException:  # a storage failure reading parts, say: no half file left behind
         path.unlink(missing_ok=True)
         raise
-    return RenderedFile(str(path), export_filename(ctx), CONTENT_TYPES[fmt], count, digest)
+    return RenderedFile(
+        str(path), export_filename(ctx), CONTENT_TYPES[fmt], count, digest, pages, sheets
+    )
 
 
 @task(name="render", task_run_name="render {job.format}", cache_policy=NO_CACHE)
 def render(job: JobRef, merged: MergedExport) -> RenderedFile:
     """Render the file of the job's format."""
-    return render_export(load_context(job.job_id), merged, default_storage(), scratch_dir())
+    with logged_failure(f"render {job.format}"):
+        rendered, seconds = timed(
+            lambda: render_export(
+                load_context(job.job_id), merged, default_storage(), scratch_dir()
+            )
+        )
+    layout = {"pdf": f", {rendered.pages} pages", "xlsx": f", {rendered.sheets} sheets"}
+    run_logger().info(
+        "render %s: %s rows%s, %s bytes in %.2f s",
+        job.format,
+        rendered.row_count,
+        layout.get(job.format, ""),
+        Path(rendered.path).stat().st_size,
+        seconds,
+    )
+    return rendered

@@ -9,12 +9,14 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from jobstore.idempotency import forget_expired_keys
 from jobstore.models import ExportJob, JobState
 from jobstore.store import expired_jobs, job_engine
 from jobstore.transitions import mark_expired
 from report_exports.errors import StorageError, TransientStorageError
 from report_exports.settings import get_settings
 from storage.files import Storage, default_storage, staging_prefix
+from submission.events import ExportEvent, emit_export_event
 from tasks.retry import retry_on_transient
 
 
@@ -34,6 +36,7 @@ def expire_files(engine: Engine, storage: Storage, now: datetime) -> list[int]:
                 continue
         if mark_expired(engine, job.id):
             done.append(job.id)
+            emit_export_event(engine, ExportEvent.EXPIRED, job.id)
     _raise_any(failures, "expired files")
     return done
 
@@ -81,3 +84,10 @@ def expire(now_iso: str | None = None) -> dict[str, list[int]]:
     # An upload older than the retention belongs to a process that died mid-publish.
     storage.abort_stale_uploads(now - retention)
     return {"expired": expired, "staging_dropped": staging}
+
+
+@task(name="forget-idempotency-keys", cache_policy=NO_CACHE)
+def forget_idempotency_keys(now_iso: str | None = None) -> int:
+    """Delete Idempotency-Keys past their lifetime (24 h) with their stored answers."""
+    now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+    return forget_expired_keys(job_engine(), now)

@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +145,15 @@ def stack(prefect_server: str, demo_source: str) -> Iterator[RunningStack]:
         yield RunningStack(running.api_url, keys, running.processes[0].pid)
     finally:
         running.stop()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def team_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A stack of its own with a team's reports and a fourth surface, on SQLite and PostgreSQL
+    sources (tests/private_stack.py): tests/examples and tests/surfaces share it."""
+    from tests.private_stack import team_stack
+
+    with team_stack(request.param, TEST_VAR / f"team-{request.param}") as stack:
+        yield stack

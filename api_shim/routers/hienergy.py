@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import HiEnergyPrincipal
 from api_shim.downloads import storage_unavailable
 from api_shim.errors import error_responses
+from api_shim.idempotency import (
+    REPLAY_HEADERS,
+    IdempotencyKeyHeader,
+    idempotency_responses,
+    idempotent,
+)
 from catalog.registry import CATALOGS
 from report_exports.settings import get_settings
 from submission.service import JobView, list_views, read, submit
@@ -24,9 +30,9 @@ router = APIRouter(
     tags=["HiEnergy generative exports"],
     responses=error_responses(SURFACE, 400, 401, 503),
 )
-ReportType = Literal[
-    "advertisers_csv", "deals_excel", "hot_advertisers_excel", "clicks_details_excel"
-]
+ReportType = Annotated[str, WithJsonSchema({"type": "string", "enum": list(CATALOGS[SURFACE])})]
+"""Every report the catalog offers on HiEnergy (the seed's four, and any a team adds); the
+catalog refuses another with the seed's 400 naming ``report_type``."""
 
 
 def _merged(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
@@ -112,26 +118,49 @@ def export_object(view: JobView) -> dict[str, Any]:
         200: {
             "description": "An identical completed report (deduped=true)",
             "content": {"application/json": {}},
+            "headers": REPLAY_HEADERS,
         },
-        409: {
-            "description": "An identical report is in flight: it is attached, poll it",
-            "content": {"application/json": {}},
-        },
+        201: {"description": "The report, queued", "headers": REPLAY_HEADERS},
+        **idempotency_responses(
+            SURFACE,
+            conflict={
+                "description": "An identical report is in flight: it is attached, poll it "
+                "(or, in the error shape, a request with the same Idempotency-Key is still "
+                "being processed)",
+                "content": {"application/json": {}},
+                "headers": REPLAY_HEADERS,
+            },
+        ),
         **error_responses(SURFACE, 413),
     },
 )
-async def create(body: CreateExport, principal: HiEnergyPrincipal) -> JSONResponse:
+async def create(
+    body: CreateExport,
+    request: Request,
+    principal: HiEnergyPrincipal,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Queue an export; identical requests are answered by the existing report."""
-    params = {"search_params": body.search_params or {}, "index_params": body.index_params or {}}
-    window = timedelta(seconds=get_settings().dedupe_window_seconds)
-    view, created = await submit(
-        principal, HIENERGY, body.report_type, None, params, reuse_completed_for=window
-    )
-    if created:
-        return JSONResponse({"export": export_object(view), "deduped": False}, status_code=201)
-    if view.status.phase == Phase.SUCCEEDED:
-        return JSONResponse({"export": export_object(view), "deduped": True}, status_code=200)
-    return JSONResponse({"export": export_object(view), "deduped": False}, status_code=409)
+
+    async def run() -> tuple[JSONResponse, int]:
+        params = {
+            "search_params": body.search_params or {},
+            "index_params": body.index_params or {},
+        }
+        window = timedelta(seconds=get_settings().dedupe_window_seconds)
+        view, created = await submit(
+            principal, HIENERGY, body.report_type, None, params, reuse_completed_for=window
+        )
+        if created:
+            status, deduped = 201, False
+        elif view.status.phase == Phase.SUCCEEDED:
+            status, deduped = 200, True
+        else:
+            status, deduped = 409, False
+        answer = {"export": export_object(view), "deduped": deduped}
+        return JSONResponse(answer, status_code=status), view.job.id
+
+    return await idempotent(request, principal, HIENERGY, idempotency_key, run)
 
 
 @router.get(

@@ -5,13 +5,19 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api_shim.deps import VerifyHumanPrincipal
-from api_shim.downloads import file_response, file_responses
+from api_shim.downloads import Conditions, file_response, file_responses
 from api_shim.errors import ApiError, error_responses
+from api_shim.idempotency import (
+    REPLAY_HEADERS,
+    IdempotencyKeyHeader,
+    idempotency_responses,
+    idempotent,
+)
 from catalog.fields import DATE_SCHEMA
 from catalog.registry import CATALOGS
 from catalog.verifyhuman import FORMATS
@@ -96,24 +102,34 @@ def _detail(view: JobView) -> dict[str, Any]:
 
 
 @router.post(
-    "", status_code=201, summary="Create a new export job", responses=error_responses(SURFACE, 413)
+    "",
+    status_code=201,
+    summary="Create a new export job",
+    responses={201: {"description": "The job, queued", "headers": REPLAY_HEADERS}}
+    | idempotency_responses(SURFACE)
+    | error_responses(SURFACE, 413),
 )
-async def create(body: CreateExport, principal: VerifyHumanPrincipal) -> JSONResponse:
+async def create(
+    body: CreateExport,
+    request: Request,
+    principal: VerifyHumanPrincipal,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Create a new export job (PDF or CSV) for a date range and environment."""
-    _require_plan(principal)
-    if body.format not in FORMATS:
-        raise ApiError(400, f"Invalid format. Must be one of: {', '.join(FORMATS)}", field="format")
-    params = {"env": body.env, "from": body.from_, "to": body.to}
-    view, _created = await submit(principal, VERIFYHUMAN, body.report_type, body.format, params)
-    out = _detail(view)
-    return JSONResponse(
-        {
-            k: out[k]
-            for k in ("id", "report_type", "format", "status", "params", "created_at")
-            if k in out
-        },
-        status_code=201,
-    )
+
+    async def run() -> tuple[JSONResponse, int]:
+        _require_plan(principal)
+        if body.format not in FORMATS:
+            raise ApiError(
+                400, f"Invalid format. Must be one of: {', '.join(FORMATS)}", field="format"
+            )
+        params = {"env": body.env, "from": body.from_, "to": body.to}
+        view, _created = await submit(principal, VERIFYHUMAN, body.report_type, body.format, params)
+        out = _detail(view)
+        keep = ("id", "report_type", "format", "status", "params", "created_at")
+        return JSONResponse({k: out[k] for k in keep if k in out}, status_code=201), view.job.id
+
+    return await idempotent(request, principal, VERIFYHUMAN, idempotency_key, run)
 
 
 @router.get("", summary="List your export jobs")
@@ -151,13 +167,14 @@ async def get_export(job_id: int, principal: VerifyHumanPrincipal) -> dict[str, 
         SURFACE,
         400,
         404,
+        416,
         described={
             400: "Export is not ready yet, or the id is not an integer",
             404: "Export job, or its file, not found or expired",
         },
     ),
 )
-async def download(job_id: int, principal: VerifyHumanPrincipal) -> StreamingResponse:
+async def download(job_id: int, principal: VerifyHumanPrincipal, asked: Conditions) -> Response:
     """The file of a succeeded job; 404 once it is past retention."""
     _require_plan(principal)
     view = await read(principal, VERIFYHUMAN, job_id=job_id)
@@ -165,7 +182,7 @@ async def download(job_id: int, principal: VerifyHumanPrincipal) -> StreamingRes
         raise ApiError(400, f"Export is not ready yet (status: {view.status.value})")
     if not view.status.file_available:
         raise ApiError(404, "Export file not found or expired")
-    return file_response(view.job)
+    return file_response(view.job, asked)
 
 
 @router.delete("/{job_id}", summary="Cancel a queued export job")

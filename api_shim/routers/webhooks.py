@@ -6,12 +6,18 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import WebhooksPrincipal
-from api_shim.downloads import file_response, file_responses
+from api_shim.downloads import Conditions, file_response, file_responses
 from api_shim.errors import ApiError, error_responses, request_id
+from api_shim.idempotency import (
+    REPLAY_HEADERS,
+    IdempotencyKeyHeader,
+    idempotency_responses,
+    idempotent,
+)
 from catalog.fields import TIMESTAMP_SCHEMA
 from jobstore.accounts import Principal
 from submission.service import JobView, list_views, read, submit
@@ -87,17 +93,28 @@ def _public_id(raw: str) -> str:
         200: {
             "description": "An identical export already exists: that export",
             "content": {"application/json": {}},
+            "headers": REPLAY_HEADERS,
         },
+        201: {"description": "The export, queued", "headers": REPLAY_HEADERS},
+        **idempotency_responses(SURFACE),
         **error_responses(SURFACE, 413),
     },
 )
 async def create(
-    body: CreateExport, request: Request, principal: WebhooksPrincipal
-) -> JSONResponse:
+    body: CreateExport,
+    request: Request,
+    principal: WebhooksPrincipal,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Queue a CSV export of the project's messages in a time range."""
-    params = body.model_dump(exclude_none=True)
-    view, created = await submit(principal, WEBHOOKS, REPORT, "csv", params)
-    return _envelope(request, export_object(view, principal), 201 if created else 200)
+
+    async def run() -> tuple[JSONResponse, int]:
+        params = body.model_dump(exclude_none=True)
+        view, created = await submit(principal, WEBHOOKS, REPORT, "csv", params)
+        data = export_object(view, principal)
+        return _envelope(request, data, 201 if created else 200), view.job.id
+
+    return await idempotent(request, principal, WEBHOOKS, idempotency_key, run)
 
 
 @router.get("", summary="List exports")
@@ -127,17 +144,20 @@ async def get_export(
         SURFACE,
         404,
         409,
+        416,
         described={
             404: "Export not found, or its file expired",
             409: "Export is not ready yet",
         },
     ),
 )
-async def download(export_id: ExportId, principal: WebhooksPrincipal) -> StreamingResponse:
+async def download(
+    export_id: ExportId, principal: WebhooksPrincipal, asked: Conditions
+) -> Response:
     """The CSV of a completed export; 404 once it has expired."""
     view = await read(principal, WEBHOOKS, public_id=_public_id(export_id))
     if not view.status.finished:
         raise ApiError(409, f"Export is not ready yet (status: {view.status.value})")
     if not view.status.file_available:
         raise ApiError(404, "Export file not found or expired")
-    return file_response(view.job)
+    return file_response(view.job, asked)

@@ -51,7 +51,7 @@ def test_verifyhuman_example_workflow(stack, demo_db_path) -> None:
     done = poll(vh, f"/api/reports/exports/{job['id']}", lambda b: b["status"])
     assert done["status"] == "succeeded"
     assert done["download_url"] == f"/api/reports/exports/{job['id']}/download"
-    file = vh.get(done["download_url"])
+    file = vh.get(done["download_url"], headers={"Accept-Encoding": "identity"})  # not gzipped
     assert file.status_code == 200
     assert file.headers["content-type"].startswith("text/csv")
     assert 'filename="overview-live_20251201-20251231_job' in file.headers["content-disposition"]
@@ -202,7 +202,7 @@ def test_webhooks_example_workflow_and_expiry(stack, demo_db_path) -> None:
         AND created_at <= '2025-12-06 23:59:59' ORDER BY created_at, seq""",
     )
     assert done["row_count"] == len(expected)
-    file = wh.get(f"/v1/exports/{export['id']}/download")
+    file = wh.get(f"/v1/exports/{export['id']}/download", headers={"Accept-Encoding": "identity"})
     assert (
         file.status_code == 200 and int(file.headers["content-length"]) == done["file_size_bytes"]
     )

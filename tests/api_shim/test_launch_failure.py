@@ -75,7 +75,11 @@ def api_without_prefect(stack) -> Iterator[str]:
 @pytest.fixture
 def api_that_gives_up(stack) -> Iterator[str]:
     """An API process that cannot reach Prefect and gives a launch one second."""
-    yield from _api_process(_free_port(), REPORT_EXPORTS_LAUNCH_DEADLINE_SECONDS="1")
+    yield from _api_process(
+        _free_port(),
+        REPORT_EXPORTS_LAUNCH_DEADLINE_SECONDS="1",
+        REPORT_EXPORTS_LAUNCH_MIN_ATTEMPTS="2",
+    )
 
 
 def _wait_terminal(api_id: str | int, timeout: float) -> ExportJob:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cases import Case
+from benchmarks.contenders import installed
 from benchmarks.run import without
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,10 @@ def test_tiny_run_writes_results_table(prefect_server: str, tmp_path: Path) -> N
     assert "## Targets" in text and "## Machines and runs" in text
     for row in ("ours (export-report flow)", "sqlite3", "duckdb-csv", "pandas-csv"):
         assert f"| {row} |" in text
-    for row in ("polars-xlsx", "pandas-xlsx"):
+    # The one-core deflate floor always; the bench-extra contenders where installed.
+    xlsx_rows = ["polars-xlsx", "pandas-xlsx", "deflate-floor"]
+    xlsx_rows += [c for c in ("rustpy-xlsx", "pyexcelerate-xlsx") if installed(c)]
+    for row in xlsx_rows:
         assert f"| {row} |" in text
     assert "openpyxl and calamine read 2,000 rows" in text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -313,6 +314,63 @@ def test_recurring_export_creates_a_job_in_the_accounts_list(cluster: Cluster) -
 
 def _listed(client: httpx.Client) -> list[dict[str, Any]]:
     return client.get("/api/reports/exports", params={"per_page": 100}).json()["exports"]
+
+
+def _job_rows(cluster: Cluster, ids: list[int]) -> list[Any]:
+    try:
+        with engine_for(cluster.jobs_url).connect() as conn:
+            return list(
+                conn.execute(
+                    select(ExportJob.id, ExportJob.state, ExportJob.error_message).where(
+                        ExportJob.id.in_(ids)
+                    )
+                )
+            )
+    except Exception:  # the server is still restarting
+        return []
+
+
+def test_postgresql_restarted_under_exports_every_job_ends_and_again_succeeds(
+    cluster: Cluster,
+) -> None:
+    """The PostgreSQL server of everything (Prefect, job store, source) restarts mid-export."""
+    if shutil.which("pg_ctlcluster") is None or os.geteuid() != 0:
+        pytest.skip("restarting the cluster needs pg_ctlcluster as root (as .ci/run has)")
+    bodies = [
+        {"report_type": "full-v21", "format": "csv", "env": "test", "from": "2025-10-01"}
+        | {"to": f"2025-11-{day:02d}"}
+        for day in (10, 11, 12, 13)
+    ]
+    acme = cluster.client("acme")
+    ids = [acme.post("/api/reports/exports", json=body).json()["id"] for body in bodies]
+    _wait(
+        lambda: any(r.state == "running" for r in _job_rows(cluster, ids)), 120, "an export to run"
+    )
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    restarted = time.monotonic()
+    bound = 30 + 90 + 30 + 60  # lease + stale + reconcile (README), and the runs themselves
+    rows = _wait(
+        lambda: (r := _job_rows(cluster, ids)) and all(x.state in FINAL for x in r) and r,
+        bound,
+        "every job to end after the restart",
+    )
+    print(f"{len(ids)} jobs terminal {time.monotonic() - restarted:.1f} s after the restart:")
+    print({row.id: row.state for row in rows})
+    for row, body in zip(sorted(rows, key=lambda r: r.id), bodies, strict=True):
+        if row.state == "succeeded":
+            continue
+        again = acme.post("/api/reports/exports", json=body)
+        assert again.status_code == 201, again.text
+        assert again.json()["id"] != row.id
+        assert _poll(acme, again.json()["id"], 240)["status"] == "succeeded"
+    names = [r["name"] for r in _runs(cluster, "export-report/export-report")]
+    for job_id in ids:
+        assert names.count(f"export job {job_id}") == 1, f"job {job_id} launched twice"
 
 
 def test_killed_worker_and_flow_run_read_failed_and_publish_nothing(cluster: Cluster) -> None:

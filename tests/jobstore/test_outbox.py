@@ -60,3 +60,20 @@ def test_young_cli_and_finished_jobs_are_not_claimed(engine) -> None:
     assert outbox.claim_launches(engine, lease=timedelta(1), older_than=timedelta(minutes=1)) == []
     (only,) = outbox.claim_launches(engine, lease=timedelta(seconds=1))
     assert only.id == young.id
+
+
+def test_backpressure_claims_only_up_to_the_jobs_in_flight(engine) -> None:
+    launched = [_job(engine) for _ in range(3)]
+    waiting = [_job(engine).id for _ in range(5)]
+    for n, job in enumerate(launched):
+        outbox.claim_launches(engine, lease=timedelta(seconds=30), limit=1)
+        assert outbox.record_launch(engine, job.id, f"run-{n}")
+    assert outbox.launched_unfinished(engine) == 3
+    lease = timedelta(seconds=30)
+    assert outbox.claim_launches(engine, lease=lease, in_flight_limit=3) == [], "full"
+    (one,) = outbox.claim_launches(engine, lease=lease, in_flight_limit=4)
+    assert one.id == waiting[0], "oldest first"
+    transitions.mark_cancelled(engine, launched[0].id)  # finished: room for one more
+    assert outbox.launched_unfinished(engine) == 2
+    (two,) = outbox.claim_launches(engine, lease=lease, in_flight_limit=3)
+    assert two.id == waiting[1]

@@ -1,7 +1,7 @@
 """Webhook endpoints of an account and the outbox of their deliveries.
 
-Revision ID: 0004_webhook_endpoints
-Revises: 0003
+Revision ID: 0007_webhook_endpoints
+Revises: 0006_schedules
 Create Date: 2026-12-02
 
 - ``webhook_endpoints``: URL, events, description, the signing secret (and the previous
@@ -19,8 +19,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_webhook_endpoints"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0007_webhook_endpoints"
+down_revision: str | Sequence[str] | None = "0006_schedules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,25 @@
+"""Add-on parts of the page: every module here with a ``router`` is mounted under ``/ui``.
+
+A module may also declare ``NAV = ("Label", "/path")`` to get a link in the main
+navigation. It builds its pages with ``api_shim.page.deps`` (``VisitorDep`` for the
+signed-in visitor, ``checked_form`` for the CSRF check of every POST, ``render`` with its
+own templates in ``api_shim/page/templates/``).
+
+SCHEDULES (#16) land here: ``sections/schedules.py`` with the list, create, pause,
+resume and delete of an account's schedules, calling the schedules service. Until it
+lands the page shows no schedules at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+
+def modules() -> list[ModuleType]:
+    """Every section module, in name order."""
+    return [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
+    ]
