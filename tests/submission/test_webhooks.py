@@ -31,6 +31,7 @@ from jobstore.webhooks import claim_due, get_endpoint, rotate_secret
 from report_exports.database import engine_for
 from report_exports.errors import ValidationError
 from report_exports.settings import Settings, get_settings
+from submission.progress import job_progress
 from submission.status import surface_status
 from submission.webhooks import TargetRefused, attempt, check_target, register
 from surfaces.base import JobShown
@@ -133,7 +134,8 @@ def test_a_succeeded_job_is_delivered_signed_with_the_job_as_its_surface_shows_i
     event = json.loads(got.body)
     job = store.get_job(engine, job_id)
     status = surface_status("webhooks", job.state, None, file_present=True)
-    shown = get_surface("webhooks").show_job(JobShown(job, status, "proj_acme"))
+    progress = job_progress(job, datetime.now(UTC), working=False).as_json()
+    shown = get_surface("webhooks").show_job(JobShown(job, status, "proj_acme", progress))
     assert event == {
         "id": row.event_id,
         "type": "export.succeeded",
