@@ -45,6 +45,7 @@ def _error_beside(html: str, field_id: str) -> str:
     found = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', html, re.S)
     assert found, html[-3000:]
     assert re.search(rf'id="{field_id}"[^>]*aria-describedby="[^"]*{field_id}-error', html)
+    return re.sub(r"<[^>]+>", "", found.group(1))
 
 
 def test_members_get_no_section(client: TestClient, page_accounts) -> None:
