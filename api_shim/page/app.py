@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_shim.errors import ApiError
 from api_shim.page import auth, create, sections, views
-from api_shim.page.deps import NAV, STATIC_DIR, CsrfRefused, SignedOut, render
+from api_shim.page.deps import ADMIN_NAV, NAV, STATIC_DIR, CsrfRefused, SignedOut, render
 from api_shim.page.session import AttemptLimiter
 from report_exports.errors import NotFoundError, ServiceUnavailableError, StorageError
 from report_exports.settings import get_settings
@@ -141,11 +141,14 @@ def create_page_app() -> ASGIApp:
     for router in (auth.router, create.router, views.router):
         app.include_router(router)
     NAV.clear()
+    ADMIN_NAV.clear()
     for module in sections.modules():
         section = getattr(module, "router", None)
         if isinstance(section, APIRouter):
             app.include_router(section)
         if isinstance(getattr(module, "NAV", None), tuple):
             NAV.append(module.NAV)
+            if getattr(module, "ADMIN_ONLY", False):
+                ADMIN_NAV.add(module.NAV[1])
     _install_handlers(app)
     return PageHeaders(app)

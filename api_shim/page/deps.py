@@ -129,6 +129,8 @@ def page_surfaces() -> list[str]:
 
 NAV: list[tuple[str, str]] = []
 """Navigation items of sections (label, path under the prefix), filled by the app."""
+ADMIN_NAV: set[str] = set()
+"""Paths of sections only admins see (a section's ``ADMIN_ONLY = True``)."""
 
 
 def render(
@@ -144,7 +146,7 @@ def render(
     values = {
         "visitor": who,
         "csrf": csrf if csrf is not None else (who.csrf if who else ""),
-        "nav": NAV,
+        "nav": [n for n in NAV if n[1] not in ADMIN_NAV or (who and who.principal.is_admin)],
         "active_nav": context.pop("active_nav", ""),
         "notice": context.pop("notice", ""),
         **context,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,52 @@ def test_labels_contrast_and_width(browser, stack, viewport) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{path} scrolls sideways at {viewport['width']} px"
     context.close()
+
+
+def test_schedules_for_admins_only(browser, stack) -> None:
+    context = new_context(browser, stack)
+    page = sign_in(context, stack)
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Schedules").click()
+    expect(page.get_by_role("heading", name="Schedules", level=1)).to_be_visible()
+    page.get_by_role("link", name="Schedule Overview", exact=True).click()
+    expect(page.get_by_role("heading", name="New schedule: Overview")).to_be_visible()
+    label = f"Browser overview {secrets.token_hex(3)}"
+    page.get_by_label("Name").fill(label)
+    page.get_by_label("Format").select_option("csv")
+    page.get_by_label("Range").select_option("previous-week")
+    page.get_by_label("Repeat").select_option("cron")
+    page.get_by_label("Cron expression").fill("not a cron")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Environment").select_option("live")
+    page.get_by_role("button", name="Create schedule").click()
+    cron = page.get_by_label("Cron expression")
+    expect(cron).to_have_attribute("aria-invalid", "true")
+    expect(cron).to_have_accessible_description(re.compile("cron", re.I))
+    cron.fill("15 6 * * *")
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.get_by_role("status")).to_have_text("The schedule was created.")
+    row = page.get_by_role("row").filter(has_text=label)
+    expect(row).to_contain_text("cron 15 6 * * *")
+    expect(row).to_contain_text("Europe/Berlin")
+    expect(row).to_contain_text("Active")
+    row.get_by_role("button", name=f"Pause schedule {label}").click()
+    expect(page.get_by_role("status")).to_have_text("The schedule was paused.")
+    expect(row).to_contain_text("Paused")
+    row.get_by_role("button", name=f"Resume schedule {label}").click()
+    expect(page.get_by_role("status")).to_have_text("The schedule was resumed.")
+    expect(row).to_contain_text("Active")
+    expect(row).to_contain_text("06:15")  # the next run, in the schedule's zone
+    row.get_by_role("button", name=f"Delete schedule {label}").click()
+    expect(page.get_by_role("status")).to_have_text("The schedule was deleted.")
+    expect(page.get_by_role("row").filter(has_text=label)).to_have_count(0)
+    context.close()
+    member = new_context(browser, stack)
+    page = sign_in(member, stack, role="member")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Exports")).to_be_visible()
+    expect(nav.get_by_role("link", name="Schedules")).to_have_count(0)
+    response = page.goto("/ui/schedules")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    member.close()

@@ -5,9 +5,9 @@ navigation. It builds its pages with ``api_shim.page.deps`` (``VisitorDep`` for 
 signed-in visitor, ``checked_form`` for the CSRF check of every POST, ``render`` with its
 own templates in ``api_shim/page/templates/``).
 
-SCHEDULES (#16) land here: ``sections/schedules.py`` with the list, create, pause,
-resume and delete of an account's schedules, calling the schedules service. Until it
-lands the page shows no schedules at all.
+``ADMIN_ONLY = True`` shows the link to admins only (the module refuses members itself).
+``schedules.py`` (#16) lists, creates, pauses, resumes and deletes an account's schedules
+through the schedules service.
 """
 
 from __future__ import annotations
