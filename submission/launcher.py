@@ -104,12 +104,19 @@ async def close_client() -> None:
         await client.__aexit__(None, None, None)
 
 
-async def _call(action: Callable[[Any], Awaitable[T]], doing: str) -> T:
-    """``action(client)`` with brief retries of our own and none of the client's."""
+async def _call(
+    action: Callable[[Any], Awaitable[T]], doing: str, *, attempts: int = ATTEMPTS
+) -> T:
+    """``action(client)`` with brief retries of our own and none of the client's.
+
+    Waits grow fourfold from 50 ms, never past 2 s: the default four attempts give up
+    after about a second; a caller that a person waits on with nothing to fall back on
+    (a schedule change) asks for more, riding out a SQLite server's lock (503s for ~2 s).
+    """
     from prefect.exceptions import ObjectNotFound
 
     delay = FIRST_BACKOFF_SECONDS
-    for attempt in range(ATTEMPTS):
+    for attempt in range(attempts):
         try:
             with _without_client_retries():
                 client = await _client()
@@ -117,10 +124,10 @@ async def _call(action: Callable[[Any], Awaitable[T]], doing: str) -> T:
         except ObjectNotFound:
             raise
         except Exception as exc:  # refused connection, 5xx, timeout: all worth a retry
-            if attempt == ATTEMPTS - 1:
+            if attempt == attempts - 1:
                 raise LaunchError(f"{doing}: {type(exc).__name__}: {exc}") from exc
             await asyncio.sleep(delay * (1 + random.random()))
-            delay *= 4
+            delay = min(delay * 4, 2.0)
     raise AssertionError("unreachable")
 
 

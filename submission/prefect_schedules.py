@@ -18,6 +18,9 @@ from typing import Any
 
 from submission.launcher import LaunchError, _call
 
+PATIENT = 7
+"""Attempts at a schedule change: about 7 s of a busy Prefect server before a 503."""
+
 logger = logging.getLogger(__name__)
 
 SCHEDULES_DEPLOYMENT = "recurring-export/recurring-export"
@@ -76,7 +79,9 @@ async def deployment_id(refresh: bool = False) -> uuid.UUID:
             return await client.read_deployment_by_name(SCHEDULES_DEPLOYMENT)
 
         try:
-            deployment = await _call(read, "could not read the recurring-export deployment")
+            deployment = await _call(
+                read, "could not read the recurring-export deployment", attempts=PATIENT
+            )
         except ObjectNotFound as exc:
             raise LaunchError(f"deployment {SCHEDULES_DEPLOYMENT} is missing") from exc
         _deployment_ids[SCHEDULES_DEPLOYMENT] = deployment.id
@@ -94,7 +99,7 @@ async def _on_deployment(action: Any, doing: str) -> Any:
             return await action(client, ident)
 
         try:
-            return await _call(on, doing)
+            return await _call(on, doing, attempts=PATIENT)
         except ObjectNotFound:
             if refresh:
                 raise

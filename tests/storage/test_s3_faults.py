@@ -30,7 +30,8 @@ def _attempts(job_id: int, task: str) -> int:
 
     deadline = time.monotonic() + 30  # task runs are recorded from events, a moment late
     while True:
-        runs = [r for r in asyncio.run(read()) if r.name.startswith(f"{task}-")]
+        # Task runs are named "plan job 14", "publish" ... (flows/observe.py)
+        runs = [r for r in asyncio.run(read()) if r.name == task or r.name.startswith(f"{task} ")]
         if (runs and runs[0].state and runs[0].state.is_final()) or time.monotonic() > deadline:
             assert len(runs) == 1, f"{task} task runs: {runs}"
             return int(runs[0].run_count)
