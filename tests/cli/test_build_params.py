@@ -44,9 +44,7 @@ def test_hienergy_nests_its_search_range_and_index_params() -> None:
 
 
 def test_webhooks_take_instants_and_refuse_dates() -> None:
-    body = _body(
-        "webhooks", start_time="2025-12-04T00:00:00Z", end_time="2025-12-04T23:59:59Z"
-    )
+    body = _body("webhooks", start_time="2025-12-04T00:00:00Z", end_time="2025-12-04T23:59:59Z")
     assert body == {"start_time": "2025-12-04T00:00:00Z", "end_time": "2025-12-04T23:59:59Z"}
     with pytest.raises(ValidationError, match="--from does not apply") as refused:
         _body("webhooks", date_from="2025-12-01")
