@@ -80,6 +80,10 @@ def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Po
         )
 
 
+CONFIGURED_PATIENCE_SECONDS = 15.0
+"""How long a health check of a configured (or already running) server may take."""
+
+
 def ensure_prefect_server(settings: Settings | None = None, *, wait_seconds: float = 90) -> str:
     """The API URL of a healthy Prefect server, starting ours if none is configured.
 
@@ -88,7 +92,8 @@ def ensure_prefect_server(settings: Settings | None = None, *, wait_seconds: flo
     """
     settings = settings or get_settings()
     api_url = settings.prefect_api_url or f"http://127.0.0.1:{settings.prefect_port}/api"
-    if not is_healthy(api_url):
+    # A running server that is busy (its SQLite writing) may take seconds to answer.
+    if not (is_healthy(api_url) or is_healthy(api_url, timeout=CONFIGURED_PATIENCE_SECONDS)):
         if settings.prefect_api_url:
             raise RuntimeError(f"the Prefect server at {api_url} does not answer")
         process = start_server(

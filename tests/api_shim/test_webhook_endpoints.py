@@ -42,7 +42,7 @@ def _for_job(got: list[Received], export_id: Any) -> list[Received]:
     return [r for r in got if json.loads(r.body)["data"]["export"]["id"] == export_id]
 
 
-def _wait(hook: Any, export_id: Any, count: int, timeout: float = 90) -> list[Received]:
+def _wait(hook: Any, export_id: Any, count: int, timeout: float = 180) -> list[Received]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with hook.lock:
