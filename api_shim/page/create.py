@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api_shim.page.deps import PREFIX, Visitor, VisitorDep, checked_form, page_surfaces, render
-from api_shim.page.forms import all_fields, form_of, input_value, request_params
+from api_shim.page.forms import all_fields, form_of, input_value, placed_errors, request_params
 from catalog.base import ReportSpec
 from catalog.registry import CATALOGS
 from report_exports.errors import ForbiddenError, ServiceUnavailableError, ValidationError
@@ -45,9 +45,7 @@ def _form_page(
     groups = form_of(report)
     names = {f.name for f in all_fields(groups)} | {"format"}
     # A field the form does not show (a whole nested model's rule) is said above it.
-    beside = {k: v for k, v in errors.items() if k in names}
-    above = [v for k, v in errors.items() if k not in names]
-    summary = [(f"f-{k.replace('.', '-').replace('_', '-')}", v) for k, v in beside.items()]
+    beside, above, summary = placed_errors(errors, names)
     return render(
         request,
         "new.html",
@@ -59,7 +57,7 @@ def _form_page(
         values=values,
         errors=beside,
         above=above,
-        summary=[(None, v) for v in above] + summary,
+        summary=summary,
         input_value=input_value,
         active_nav="new",
     )

@@ -178,6 +178,21 @@ def request_params(groups: list[FieldGroup], form: Mapping[str, str]) -> dict[st
     return body
 
 
+def placed_errors(
+    errors: Mapping[str, str], shown: set[str]
+) -> tuple[dict[str, str], list[str], list[tuple[str | None, str]]]:
+    """Errors beside the fields the form shows, the others above it, and the summary.
+
+    The summary lists the ones above first, then each field's with the id of its input
+    (``f-<name>``), so a link in it moves the focus to the field.
+    """
+    beside = {k: v for k, v in errors.items() if k in shown}
+    above = [v for k, v in errors.items() if k not in shown]
+    linked = [(f"f-{k.replace('.', '-').replace('_', '-')}", v) for k, v in beside.items()]
+    summary: list[tuple[str | None, str]] = [(None, v) for v in above]
+    return beside, above, summary + linked
+
+
 def input_value(spec: FormField, value: str) -> str:
     """What an input shows for a submitted or default value (an instant without its Z)."""
     if spec.kind == "datetime" and value.endswith("Z"):

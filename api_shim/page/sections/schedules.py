@@ -15,7 +15,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api_shim.page.deps import PREFIX, Visitor, VisitorDep, checked_form, page_surfaces, render
-from api_shim.page.forms import FieldGroup, all_fields, form_of, input_value, request_params
+from api_shim.page.forms import (
+    FieldGroup,
+    all_fields,
+    form_of,
+    input_value,
+    placed_errors,
+    request_params,
+)
 from catalog.base import ReportSpec
 from catalog.cadence import DEFAULT_AT, PRESETS
 from catalog.registry import CATALOGS
@@ -151,9 +158,7 @@ def _form_page(
 ) -> Response:
     groups = _filter_groups(report)
     names = {f.name for f in all_fields(groups)} | set(OWN_FIELDS)
-    beside = {k: v for k, v in errors.items() if k in names}
-    above = [v for k, v in errors.items() if k not in names]
-    summary = [(f"f-{k.replace('.', '-').replace('_', '-')}", v) for k, v in beside.items()]
+    beside, _above, summary = placed_errors(errors, names)
     return render(
         request,
         "schedule_new.html",
@@ -164,7 +169,7 @@ def _form_page(
         groups=groups,
         values=values,
         errors=beside,
-        summary=[(None, v) for v in above] + summary,
+        summary=summary,
         input_value=input_value,
         ranges=[(r, RANGE_LABELS.get(r, r)) for r in RELATIVE_RANGES],
         whens=[(w, WHEN_LABELS[w]) for w in (*PRESETS, CUSTOM)],
