@@ -113,6 +113,13 @@ def request_id(request: Request) -> str:
     return str(request.state.request_id)
 
 
+def data_envelope(request: Request, data: Any, status_code: int = 200) -> JSONResponse:
+    """``{"data": …, "meta": {"request_id"}}``: the webhook surface's (and account API's) body."""
+    return JSONResponse(
+        {"data": data, "meta": {"request_id": request_id(request)}}, status_code=status_code
+    )
+
+
 def error_response(
     request: Request, error: ApiError, headers: dict[str, str] | None = None
 ) -> JSONResponse:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from api_shim.deps import WebhooksPrincipal
 from api_shim.downloads import Conditions, file_response, file_responses
-from api_shim.errors import ApiError, error_responses, request_id
+from api_shim.errors import ApiError, data_envelope, error_responses
 from api_shim.idempotency import (
     REPLAY_HEADERS,
     IdempotencyKeyHeader,
@@ -72,12 +72,6 @@ def export_object(view: JobView, principal: Principal) -> dict[str, Any]:
     return WEBHOOKS.show_job(view.shown(principal.project_id))
 
 
-def _envelope(request: Request, data: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(
-        {"data": data, "meta": {"request_id": request_id(request)}}, status_code=status_code
-    )
-
-
 def _public_id(raw: str) -> str:
     try:
         return str(uuid.UUID(raw))
@@ -112,7 +106,7 @@ async def create(
         params = body.model_dump(exclude_none=True)
         view, created = await submit(principal, WEBHOOKS, REPORT, "csv", params)
         data = export_object(view, principal)
-        return _envelope(request, data, 201 if created else 200), view.job.id
+        return data_envelope(request, data, 201 if created else 200), view.job.id
 
     return await idempotent(request, principal, WEBHOOKS, idempotency_key, run)
 
@@ -123,7 +117,7 @@ async def list_exports(
 ) -> JSONResponse:
     """The project's exports, newest first."""
     found, _ = await list_views(principal, WEBHOOKS, limit=limit)
-    return _envelope(request, [export_object(v, principal) for v in found])
+    return data_envelope(request, [export_object(v, principal) for v in found])
 
 
 @router.get("/{export_id}", summary="Get export", responses=error_responses(SURFACE, 404))
@@ -132,7 +126,7 @@ async def get_export(
 ) -> JSONResponse:
     """Status, row count and file size of one export."""
     view = await read(principal, WEBHOOKS, public_id=_public_id(export_id))
-    return _envelope(request, export_object(view, principal))
+    return data_envelope(request, export_object(view, principal))
 
 
 @router.get(

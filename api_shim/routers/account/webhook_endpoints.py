@@ -9,14 +9,14 @@ envelope.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from api_shim.deps import AccountAdmin
-from api_shim.errors import error_responses, request_id
+from api_shim.errors import data_envelope, error_responses
 from api_shim.routers.account import PREFIX
 from jobstore.store import job_engine
 from jobstore.webhooks import (
@@ -168,12 +168,6 @@ class RemovedEnvelope(BaseModel):
 NOT_FOUND = error_responses(SHAPE, 404, described={404: "No such endpoint on this account"})
 
 
-def _envelope(request: Request, data: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(
-        {"data": data, "meta": {"request_id": request_id(request)}}, status_code=status_code
-    )
-
-
 @router.post(
     "",
     status_code=201,
@@ -191,14 +185,14 @@ async def create(body: CreateEndpoint, request: Request, principal: AccountAdmin
         events=list(body.events),
         description=body.description,
     )
-    return _envelope(request, endpoint_json(endpoint, with_secret=True), 201)
+    return data_envelope(request, endpoint_json(endpoint, with_secret=True), 201)
 
 
 @router.get("", summary="List the account's webhook endpoints", response_model=EndpointList)
 async def list_all(request: Request, principal: AccountAdmin) -> JSONResponse:
     """Every endpoint of the account, oldest first (no secrets)."""
     found = await blocking(list_endpoints, job_engine(), principal.account_id)
-    return _envelope(request, [endpoint_json(e) for e in found])
+    return data_envelope(request, [endpoint_json(e) for e in found])
 
 
 @router.get(
@@ -210,7 +204,7 @@ async def list_all(request: Request, principal: AccountAdmin) -> JSONResponse:
 async def get_one(endpoint_id: str, request: Request, principal: AccountAdmin) -> JSONResponse:
     """One endpoint: its events, whether it is enabled and, if not, why."""
     endpoint = await blocking(get_endpoint, job_engine(), principal.account_id, endpoint_id)
-    return _envelope(request, endpoint_json(endpoint))
+    return data_envelope(request, endpoint_json(endpoint))
 
 
 @router.delete(
@@ -222,7 +216,7 @@ async def get_one(endpoint_id: str, request: Request, principal: AccountAdmin) -
 async def remove(endpoint_id: str, request: Request, principal: AccountAdmin) -> JSONResponse:
     """Nothing more is sent to it; its delivery log goes with it."""
     await blocking(remove_endpoint, job_engine(), principal.account_id, endpoint_id)
-    return _envelope(request, {"id": endpoint_id, "deleted": True})
+    return data_envelope(request, {"id": endpoint_id, "deleted": True})
 
 
 @router.post(
@@ -248,7 +242,7 @@ async def rotate(
         endpoint_id,
         overlap=timedelta(seconds=seconds),
     )
-    return _envelope(request, endpoint_json(endpoint, with_secret=True))
+    return data_envelope(request, endpoint_json(endpoint, with_secret=True))
 
 
 @router.post(
@@ -260,7 +254,7 @@ async def rotate(
 async def enable(endpoint_id: str, request: Request, principal: AccountAdmin) -> JSONResponse:
     """Events from now on are delivered to it again."""
     endpoint = await blocking(enable_endpoint, job_engine(), principal.account_id, endpoint_id)
-    return _envelope(request, endpoint_json(endpoint))
+    return data_envelope(request, endpoint_json(endpoint))
 
 
 @router.get(
@@ -279,4 +273,4 @@ async def deliveries(
     found = await blocking(
         deliveries_of, job_engine(), principal.account_id, endpoint_id, limit=limit
     )
-    return _envelope(request, [delivery_json(d) for d in found])
+    return data_envelope(request, [delivery_json(d) for d in found])
