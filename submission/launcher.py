@@ -104,7 +104,7 @@ async def close_client() -> None:
         await client.__aexit__(None, None, None)
 
 
-async def _call(
+async def call_prefect(
     action: Callable[[Any], Awaitable[T]], doing: str, *, attempts: int = ATTEMPTS
 ) -> T:
     """``action(client)`` with brief retries of our own and none of the client's.
@@ -141,7 +141,7 @@ async def _deployment(refresh: bool = False) -> tuple[uuid.UUID, str | None]:
         async def read(client: Any) -> Any:
             return await client.read_deployment_by_name(EXPORT_DEPLOYMENT)
 
-        deployment = await _call(read, "could not read the export deployment")
+        deployment = await call_prefect(read, "could not read the export deployment")
         _deployments[EXPORT_DEPLOYMENT] = (deployment.id, deployment.work_pool_name)
     return _deployments[EXPORT_DEPLOYMENT]
 
@@ -167,7 +167,7 @@ async def launch(job: ExportJob) -> str:
                     work_queue_name=queue,
                 )
 
-            flow_run = await _call(create, f"could not launch export job {job.id}")
+            flow_run = await call_prefect(create, f"could not launch export job {job.id}")
             return str(flow_run.id)
         except ObjectNotFound as exc:
             if refresh:
@@ -194,7 +194,7 @@ async def _account_queue(pool: str | None, account_id: int) -> str | None:
         return None
     name = account_queue(account_id)
     if (pool, name) not in _ready_queues:
-        await _call(lambda client: _ensure_queue(client, pool, name, limit), "queue set-up")
+        await call_prefect(lambda client: _ensure_queue(client, pool, name, limit), "queue set-up")
         _ready_queues.add((pool, name))
     return name
 
@@ -224,7 +224,7 @@ async def cancel(flow_run_id: str, message: str = "cancelled by the client") -> 
             uuid.UUID(flow_run_id), Cancelled(message=message), force=True
         )
 
-    await _call(set_state, "could not cancel the run")
+    await call_prefect(set_state, "could not cancel the run")
 
 
 async def mark_run_crashed(flow_run_id: str, message: str) -> None:
@@ -236,7 +236,7 @@ async def mark_run_crashed(flow_run_id: str, message: str) -> None:
             uuid.UUID(flow_run_id), Crashed(message=message), force=True
         )
 
-    await _call(set_state, "could not mark the run crashed")
+    await call_prefect(set_state, "could not mark the run crashed")
 
 
 async def read_run_states(flow_run_ids: Iterable[str]) -> dict[str, RunState]:
@@ -258,7 +258,7 @@ async def read_run_states(flow_run_ids: Iterable[str]) -> dict[str, RunState]:
                 sort=FlowRunSort.ID_DESC,
             )
 
-        for run in await _call(read, "could not read flow runs"):
+        for run in await call_prefect(read, "could not read flow runs"):
             if run.state is not None:
                 found[str(run.id)] = RunState(
                     type=run.state.type.value,

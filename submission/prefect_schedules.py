@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from submission.launcher import LaunchError, _call
+from submission.launcher import LaunchError, call_prefect
 
 PATIENT = 7
 """Attempts at a schedule change: about 7 s of a busy Prefect server before a 503."""
@@ -79,7 +79,7 @@ async def deployment_id(refresh: bool = False) -> uuid.UUID:
             return await client.read_deployment_by_name(SCHEDULES_DEPLOYMENT)
 
         try:
-            deployment = await _call(
+            deployment = await call_prefect(
                 read, "could not read the recurring-export deployment", attempts=PATIENT
             )
         except ObjectNotFound as exc:
@@ -99,7 +99,7 @@ async def _on_deployment(action: Any, doing: str) -> Any:
             return await action(client, ident)
 
         try:
-            return await _call(on, doing, attempts=PATIENT)
+            return await call_prefect(on, doing, attempts=PATIENT)
         except ObjectNotFound:
             if refresh:
                 raise
