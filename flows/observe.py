@@ -7,12 +7,17 @@
 - the ``running`` and ``succeeded`` events of the export's life (``submission.events``).
 
 A Prefect server that refuses an artifact never fails the export: the refusal is logged
-and counted in :data:`REFUSED_ARTIFACTS`.
+and counted in :data:`REFUSED_ARTIFACTS`. Artifacts are written in order by one background
+thread of the run (:class:`ArtifactWriter`), so the export never waits on the Prefect
+server for them; the run waits for the last of them once the job is recorded.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -36,6 +41,7 @@ T = TypeVar("T")
 REFUSED_ARTIFACTS: Counter[str] = Counter()
 """Artifacts this process could not create or update, by kind."""
 ARTIFACT_EVERY_SECONDS = 1.0
+ARTIFACT_DRAIN_SECONDS = 10.0
 
 
 def _artifact(kind: str, call: Callable[[], T]) -> T | None:
@@ -45,6 +51,38 @@ def _artifact(kind: str, call: Callable[[], T]) -> T | None:
         REFUSED_ARTIFACTS[kind] += 1
         run_logger().warning("%s artifact not written: %s", kind, exc)
         return None
+
+
+class ArtifactWriter:
+    """Writes a run's artifacts in order on one daemon thread, in the caller's context.
+
+    The context (Prefect's flow-run context and client) is copied at each ``submit``, so
+    every artifact is linked to the run that asked for it.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue[Callable[[], object]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, kind: str, call: Callable[[], T]) -> None:
+        """Write an artifact later (``call`` errors are logged, never raised)."""
+        context = contextvars.copy_context()
+        self._calls.put(lambda: context.run(_artifact, kind, call))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="artifacts", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            self._calls.get()()
+            self._calls.task_done()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for what was submitted; True when all is written."""
+        deadline = time.monotonic() + timeout
+        while self._calls.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._calls.unfinished_tasks
 
 
 def artifact_key(job_id: int, what: str) -> str:
@@ -62,6 +100,7 @@ class ExportRun:
         self._stage: str | None = None
         self._since = time.monotonic()
         self._progress_id: UUID | None = None
+        self.artifacts = ArtifactWriter()
 
     def enter(self, stage: Stage) -> None:
         """The run starts ``stage``: time the one before, say it on the job row."""
@@ -83,15 +122,14 @@ class ExportRun:
         total = len(export_plan.chunks)
         from prefect.artifacts import create_progress_artifact
 
-        created: Any = _artifact(
-            "progress",
-            lambda: create_progress_artifact(
+        def create() -> None:
+            self._progress_id = create_progress_artifact(  # type: ignore[assignment]
                 progress=100.0 * kept_parts / total,
                 key=artifact_key(self.job_id, "progress"),
                 description=f"Chunks of export job {self.job_id} in staging",
-            ),
-        )
-        self._progress_id = created  # called from sync code: a UUID, not a coroutine
+            )  # called from sync code: a UUID, not a coroutine
+
+        self.artifacts.submit("progress", create)
 
     def wait_for_chunks(self, futures: Iterable[PrefectFuture[T]]) -> None:
         """Wait for every chunk; the progress artifact follows them (≤ 1 update a second)."""
@@ -104,12 +142,13 @@ class ExportRun:
                 self._update_progress(100.0 * done / max(total, 1))
 
     def _update_progress(self, percent: float) -> None:
-        if self._progress_id is None:
-            return
         from prefect.artifacts import update_progress_artifact
 
-        artifact_id = self._progress_id
-        _artifact("progress", lambda: update_progress_artifact(artifact_id, percent))
+        def update() -> None:  # after the create, on the same thread
+            if self._progress_id is not None:
+                update_progress_artifact(self._progress_id, percent)
+
+        self.artifacts.submit("progress", update)
 
     def succeeded(self, published: PublishedFile) -> None:
         """The job is recorded: summary artifact and the succeeded event."""
@@ -122,7 +161,7 @@ class ExportRun:
         markdown = summary_markdown(self.ctx, job.surface, published, self.seconds, link)
         from prefect.artifacts import create_markdown_artifact
 
-        _artifact(
+        self.artifacts.submit(
             "summary",
             lambda: create_markdown_artifact(
                 markdown=markdown,
@@ -143,6 +182,8 @@ class ExportRun:
             self.job_id,
             ", ".join(f"{k} {v:.2f}" for k, v in self.seconds.items()),
         )
+        if not self.artifacts.drain(ARTIFACT_DRAIN_SECONDS):
+            run_logger().warning("export job %s: artifacts still being written", self.job_id)
 
 
 def summary_markdown(

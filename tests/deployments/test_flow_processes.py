@@ -17,7 +17,8 @@ DRIVER = textwrap.dedent(
     """
     import json, sys
     from deployments.flow_processes import use_warm_flow_processes
-    context = use_warm_flow_processes(("tests.deployments.warm_probe", "polars"))
+    preload = ("tests.deployments.warm_probe", "polars", "deployments.fork_preload")
+    context = use_warm_flow_processes(preload)
     from prefect.flow_engine import run_flow_in_subprocess
     from tests.deployments.warm_probe import probe
     process = run_flow_in_subprocess(probe, parameters={"out": sys.argv[1]})
@@ -47,6 +48,10 @@ def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, t
     assert facts["imported_in"] == facts["ppid"] != facts["pid"]
     assert facts["ppid"] != started["driver"]
     assert facts["polars_loaded"]
+    # The fork server was prepared before it forked: what it imported is out of the
+    # collector's reach, and the run does not wait on Prefect's suspension watch.
+    assert facts["frozen_objects"] > 50_000
+    assert facts["suspension_watch"] == "deployments.flow_processes"
 
 
 def _children(pid: int) -> list[tuple[int, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -21,6 +22,14 @@ def probe(out: str) -> None:
         "ppid": os.getppid(),
         "imported_in": getattr(module, "IMPORTED_IN", None),
         "polars_loaded": "polars" in sys.modules,
+        "frozen_objects": gc.get_freeze_count(),
+        "suspension_watch": _suspension_watch(),
     }
     with open(out, "w") as fh:
         json.dump(facts, fh)
+
+
+def _suspension_watch() -> str:
+    import prefect.flow_engine
+
+    return prefect.flow_engine.observe_flow_run_suspension.__module__
