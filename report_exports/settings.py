@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest request body accepted.")
     serve_limit: int = Field(8, ge=1, description="Export flow runs served at once.")
     runner_poll_seconds: float = Field(
-        0.5, ge=0.1, description="How often the served deployments look for new runs."
+        0.2, ge=0.1, description="How often the served deployments look for new runs."
     )
     account_concurrency: int = Field(
         2,
