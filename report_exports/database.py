@@ -34,6 +34,10 @@ def engine_for(url: str) -> Engine:
         # WAL lets readers and writers overlap; switching takes a lock, so only when needed.
         if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives
+        # any process dying (the guarantee the job lifecycle needs); only a power loss or
+        # an OS crash can take back the last few. A job row's every stage is a commit.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
