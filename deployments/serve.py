@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 def main() -> None:
     """Register the deployments and run them until interrupted."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner
 
@@ -47,26 +46,21 @@ def main() -> None:
         query_seconds=settings.runner_poll_seconds,
         pause_on_shutdown=True,
     )
-    # One run of a housekeeping flow at a time: a run that comes due while the last is
-    # still going is cancelled, not queued, so a busy runner never piles them up in front
-    # of the exports (each takes a slot of ``serve_limit``).
-    one_at_a_time = ConcurrencyLimitConfig(
-        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-    )
+    # Housekeeping passes run one at a time by a lease in the job store (a run that comes
+    # due while the last still works ends at once), not by a deployment concurrency limit:
+    # Prefect's cancel-new path locked its SQLite database for the 60 s busy timeout.
     runner.add_flow(export_report, name="export-report", tags=TAGS)
     runner.add_flow(
         cleanup_expired,
         name="cleanup-expired",
         interval=CLEANUP_EVERY,
         tags=TAGS,
-        concurrency_limit=one_at_a_time,
     )
     runner.add_flow(
         reconcile_exports,
         name="reconcile-exports",
         interval=timedelta(seconds=settings.reconcile_seconds),
         tags=TAGS,
-        concurrency_limit=one_at_a_time,
     )
     runner.add_flow(
         deliver_webhooks,

@@ -290,3 +290,18 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """Every attempt: at, status code (or None), error, milliseconds taken."""
+
+
+class HousekeepingLease(Base):
+    """Who runs a housekeeping pass (reconcile, cleanup) now, and until when at most.
+
+    One pass at a time: a run that finds the lease held ends at once. Held in the job store
+    rather than as a Prefect deployment concurrency limit, whose cancel-new path locked the
+    embedded Prefect server's SQLite database for its whole 60 s busy timeout.
+    """
+
+    __tablename__ = "housekeeping_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    held_until: Mapped[datetime] = mapped_column(UTCDateTime())

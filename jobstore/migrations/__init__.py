@@ -22,7 +22,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 BASELINE_REVISION = "0001"
 # The newest revision in versions/ (a test holds it to Alembic's own answer). A store at it
 # needs no migration, so processes that find it so never import Alembic (9 MB, 0.4 s).
-HEAD_REVISION = "0007_webhook_endpoints"
+HEAD_REVISION = "0008_housekeeping_leases"
 BASELINE_TABLES = frozenset({"accounts", "api_keys", "export_jobs"})
 # Any constant works; every process migrating the same database must use the same one.
 ADVISORY_LOCK_KEY = int.from_bytes(b"rex_jobs", "big")
