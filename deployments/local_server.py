@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -57,10 +56,13 @@ def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
 
 
 def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Popen[bytes]:
-    """Start ``prefect server start`` on loopback in the background; it outlives the caller."""
+    """Start Prefect's server on loopback in the background; it outlives the caller.
+
+    It is Prefect's own app, served by ``deployments.prefect_server`` (which adds a short
+    ``Retry-After`` to the 503s of a busy SQLite database).
+    """
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
     env = {
         **prefect_environment(settings),
         **os.environ,
@@ -72,7 +74,7 @@ def start_server(settings: Settings, port: int, log_file: Path) -> subprocess.Po
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url
     with log_file.open("ab") as log:
         return subprocess.Popen(
-            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "deployments.prefect_server", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
