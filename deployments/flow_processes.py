@@ -17,17 +17,21 @@ that call, the check below leaves Prefect alone (runs spawn as before) and says 
 
 Before it forks anything, the fork server also settles what every flow run would otherwise
 pay for anew (:func:`prepare_fork_server`, run by ``deployments.fork_preload``, the last
-module it imports): its imported objects are frozen out of the garbage collector, and
+module it imports): Prefect's clients share one TLS context per CA file, the server's
+version is checked once, its imported objects are frozen out of the garbage collector, and
 Prefect's watch for outside suspension requests is left out of export runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
+import os
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -40,17 +44,38 @@ logger = logging.getLogger(__name__)
 # tasks import only when they first read a source (the ADBC driver manager and drivers,
 # SQLAlchemy's PostgreSQL dialect psycopg: 1.1 s of a small export's run when left out;
 # psycopg2, which streams CSV exports of PostgreSQL by COPY).
+# Then what a run imports on its way (a small export's run imported them for ~0.1 s of
+# CPU): Prefect's engines, artifacts and the graph support a task call asks for, anyio's
+# asyncio backend, the surfaces (a job's webhook event is rendered as its surface shows it).
 # WeasyPrint stays out: it loads only for PDF exports (~50 MB a process).
 PRELOAD = (
     "flows.export_report",
     "flows.cleanup_expired",
     "flows.reconcile_exports",
     "flows.recurring_export",
+    "flows.deliver_webhooks",
     "adbc_driver_manager",
     "adbc_driver_postgresql",
     "adbc_driver_sqlite",
     "psycopg",
     "psycopg2",
+    "sqlite3",
+    "prefect.engine",
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.artifacts",
+    "prefect.utilities.visualization",
+    "prefect.telemetry.run_telemetry",
+    "prefect.concurrency.v1.context",
+    "prefect._internal.attempt_control",
+    "prefect._internal.control_listener",
+    "anyio._backends._asyncio",
+    "anyio.streams.memory",
+    "anyio.streams.stapled",
+    "anyio.streams.tls",
+    "fsspec.implementations.chained",
+    "surfaces.registry",
+    "surfaces.links",
     "deployments.fork_preload",  # last: prepare_fork_server, after everything is imported
 )
 
@@ -106,6 +131,8 @@ def use_warm_flow_processes(
 def prepare_fork_server() -> None:
     """Settle the fork server's process before it forks flow runs (see the module doc)."""
     _skip_suspension_watch()
+    _share_prefect_tls_contexts()
+    _check_server_version_once()
     # The imports above made ~200k objects that no flow run frees. In the collector's
     # generations, each forked run's first full collection would walk them all and, by
     # touching them, copy the pages the fork shares; frozen, no child ever scans them.
@@ -135,3 +162,74 @@ def _skip_suspension_watch() -> None:
         logger.warning("prefect.flow_engine no longer watches for suspension as expected")
         return
     engine.observe_flow_run_suspension = _no_suspension_watch  # type: ignore[assignment]
+
+
+class _SharedTLSContexts:
+    """Stands in for the ``ssl`` module inside Prefect's client modules.
+
+    Each Prefect client (a run makes a sync one, an async one, the events client and the
+    server version check) builds a TLS context from a CA bundle whatever the URL's scheme;
+    reading the bundle cost a small run ~0.18 s of CPU. Here one context per CA file is
+    made, in the fork server, and every client of every forked run shares it (an SSLContext
+    may serve many connections). Only Prefect's modules see the stand-in; a context made
+    with ``cadata`` is made anew, and nothing else in the process is touched.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[object, str | None, str | None], ssl.SSLContext] = {}
+
+    def create_default_context(
+        self,
+        purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH,
+        *,
+        cafile: str | None = None,
+        capath: str | None = None,
+        cadata: str | bytes | None = None,
+    ) -> ssl.SSLContext:
+        """One shared context per (purpose, cafile, capath)."""
+        if cadata is not None:
+            return ssl.create_default_context(purpose, cafile=cafile, capath=capath, cadata=cadata)
+        key = (purpose, cafile, capath)
+        if key not in self._made:
+            self._made[key] = ssl.create_default_context(purpose, cafile=cafile, capath=capath)
+        return self._made[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+
+PREFECT_TLS_MODULES = (
+    "prefect.client.orchestration",
+    "prefect._internal.version_checking",
+    "prefect._internal.websockets",
+)
+
+
+def _share_prefect_tls_contexts() -> None:
+    import importlib
+
+    shared = _SharedTLSContexts()
+    for name in PREFECT_TLS_MODULES:
+        module = importlib.import_module(name)
+        if getattr(module, "ssl", None) is not ssl:
+            logger.warning("%s no longer uses the ssl module as expected", name)
+            continue
+        module.ssl = shared  # type: ignore[attr-defined]
+    # Made now, in the fork server, so that no forked run reads the CA bundle.
+    import certifi
+
+    shared.create_default_context(cafile=certifi.where())
+
+
+def _check_server_version_once() -> None:
+    """Prefect's clients check the server's version once a process; forked runs inherit the
+    fork server's check instead of each making its own request first."""
+    from prefect._internal.version_checking import check_server_version
+
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        return
+    try:
+        asyncio.run(check_server_version(api_url, logger, raise_on_error=False))
+    except Exception:  # a server that answers later: each run checks for itself
+        logger.warning("the Prefect server's version was not checked in the fork server")

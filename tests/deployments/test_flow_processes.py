@@ -52,6 +52,37 @@ def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, t
     # collector's reach, and the run does not wait on Prefect's suspension watch.
     assert facts["frozen_objects"] > 50_000
     assert facts["suspension_watch"] == "deployments.flow_processes"
+    # Prefect's clients in the run share the fork server's TLS context (still verifying),
+    # and the rest of the process keeps the ssl module as it is.
+    assert facts["tls_stand_in"] == "_SharedTLSContexts"
+    assert facts["tls_shared"] and facts["tls_verifies"] and facts["global_ssl_untouched"]
+
+
+VERSION_CHECK = textwrap.dedent(
+    """
+    import os, prefect
+    from prefect._internal import version_checking
+    from deployments.flow_processes import _check_server_version_once
+    url = os.environ["PREFECT_API_URL"]
+    key = version_checking._api_version_check_key(url, prefect.__version__)
+    before = version_checking._is_api_version_check_cached(key)
+    _check_server_version_once()
+    print(before, version_checking._is_api_version_check_cached(key))
+    """
+)
+
+
+def test_the_fork_server_checks_the_prefect_server_version_for_its_runs(prefect_server) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", VERSION_CHECK],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["False", "True"], "checked once, before any run forks"
 
 
 def _children(pid: int) -> list[tuple[int, str]]:

@@ -24,6 +24,7 @@ def probe(out: str) -> None:
         "polars_loaded": "polars" in sys.modules,
         "frozen_objects": gc.get_freeze_count(),
         "suspension_watch": _suspension_watch(),
+        **_tls(),
     }
     with open(out, "w") as fh:
         json.dump(facts, fh)
@@ -33,3 +34,20 @@ def _suspension_watch() -> str:
     import prefect.flow_engine
 
     return prefect.flow_engine.observe_flow_run_suspension.__module__
+
+
+def _tls() -> dict[str, object]:
+    import ssl
+
+    import certifi
+    import prefect.client.orchestration as orchestration
+
+    first = orchestration.ssl.create_default_context(cafile=certifi.where())
+    second = orchestration.ssl.create_default_context(cafile=certifi.where())
+    return {
+        "tls_stand_in": type(orchestration.ssl).__name__,
+        "tls_shared": first is second,
+        "tls_verifies": first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname,
+        "global_ssl_untouched": ssl.create_default_context is not None
+        and ssl.create_default_context.__module__ == "ssl",
+    }
