@@ -35,6 +35,7 @@ from surfaces.links import _signature, content_disposition, signing_key, url_lif
 logger = logging.getLogger(__name__)
 __all__ = ["_signature", "content_disposition", "signing_key", "url_lifetime", "verify"]
 BLOCK_BYTES = 1 << 20
+GZIP_LEVEL = 1
 
 
 @contextmanager
@@ -217,8 +218,12 @@ def _blocks(handle: IO[bytes], start: int = 0, length: int | None = None) -> Ite
 
 
 def _gzip(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """A gzip stream (RFC 1952) of the blocks, compressed as they come."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    """A gzip stream (RFC 1952) of the blocks, compressed as they come.
+
+    Level 1, as nginx's default: a CSV still shrinks ~3.7× (level 6: ~4.8×), at three times
+    the speed, so a large export is not held back by the API's one core compressing it.
+    """
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     for block in blocks:
         if out := compressor.compress(block):
             yield out
