@@ -118,7 +118,7 @@ def test_served_exports_run_in_forks_of_the_preloaded_server(stack) -> None:
     status = "queued"
     while status not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
         forked |= {pid for pid, _cmd in _children(server_pid)}
-        cold += [cmd for _pid, cmd in _children(stack.serve_pid) if "prefect.engine" in cmd]
+        cold += [cmd for _pid, cmd in _children(stack.serve_pid) if "-m prefect.engine" in cmd]
         status = client.get(f"/api/reports/exports/{created.json()['id']}").json()["status"]
         time.sleep(0.02)
     assert status == "succeeded"
