@@ -11,8 +11,8 @@ from catalog.registry import ExportRequest
 from jobstore.models import ExportJob
 from jobstore.store import get_job, init_store, job_engine
 from storage.files import default_storage
+from submission.operator_jobs import create_local_job
 from submission.progress import job_progress
-from submission.service import create_local_job
 
 ProgressCallback = Callable[[ExportJob], None]
 

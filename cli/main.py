@@ -76,12 +76,17 @@ def build_params(
     )
 
 
-def _run(request: ExportRequest, account: int) -> None:
+def _run(request: ExportRequest, account: int, *, local: bool = False) -> None:
+    from cli.stack_run import serving_stack
     from demo_data.generate import ensure_demo_source
     from deployments.local_server import ensure_prefect_server, server_running, stop_server
 
     settings = get_settings()
     ensure_demo_source(settings.source_url, settings.demo_rows)
+    # A stack that serves exports takes the job: this process only waits for it.
+    if not local and (stack_url := serving_stack(settings)):
+        _export(request, account, stack_url)
+        return
     # A running stack's server (or a configured one) is used and left running; one started
     # here is stopped when the export ends, so the CLI leaves no process behind.
     started = not server_running(settings)
@@ -89,14 +94,15 @@ def _run(request: ExportRequest, account: int) -> None:
         with console.status("Connecting to the Prefect server…"):
             api_url = ensure_prefect_server(settings)
         console.print(f"Prefect API: {api_url}")
-        _export(request, account)
+        _export(request, account, None)
     finally:  # also when the server it started never became healthy
         if started:
             stop_server(settings)
 
 
-def _export(request: ExportRequest, account: int) -> None:
+def _export(request: ExportRequest, account: int, stack_url: str | None) -> None:
     from cli.local_run import bar_fields, file_location, run_export_locally
+    from cli.stack_run import StackGone, run_export_on_stack
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -115,7 +121,17 @@ def _export(request: ExportRequest, account: int) -> None:
         def progress(job: Any) -> None:
             bar.update(task, **bar_fields(job))
 
-        job = run_export_locally(request, account, on_progress=progress)
+        try:
+            if stack_url is None:
+                job = run_export_locally(request, account, on_progress=progress)
+            else:
+                job = run_export_on_stack(request, account, stack_url, on_progress=progress)
+        except StackGone as gone:
+            err.print(
+                f"[yellow]The stack stopped serving exports; export job {gone.job.id} is "
+                f"{gone.job.state} and goes on when it is back."
+            )
+            raise typer.Exit(1) from None
     if job.state != "succeeded":
         err.print(f"[red]Export job {job.id} {job.state}: {job.error_message}")
         raise typer.Exit(1)
@@ -142,8 +158,18 @@ def export(
     sort: Annotated[str | None, typer.Option(help="HiEnergy index_params sort column.")] = None,
     order: Annotated[str | None, typer.Option(help="HiEnergy sort order: asc or desc.")] = None,
     account: Annotated[int, typer.Option(help="Account that owns the export.")] = 1,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="Run the flow in this process even when a stack serves exports."
+        ),
+    ] = False,
 ) -> None:
-    """Run one export through the export-report flow and print where its file is."""
+    """Run one export through the export-report flow and print where its file is.
+
+    A running stack (``report-exports up``) takes the export, and this command waits for
+    it; without one (or with ``--local``) the flow runs in this process.
+    """
     try:
         spec = find_report(report)
         body = build_params(
@@ -160,7 +186,7 @@ def export(
     except ValidationError as exc:
         err.print(f"[red]error[/] ({exc.field or 'request'}): {exc.message}")
         raise typer.Exit(2) from None
-    _run(request, account)
+    _run(request, account, local=local)
 
 
 @app.command()

@@ -49,7 +49,8 @@ def main() -> None:
     # Housekeeping passes run one at a time by a lease in the job store (a run that comes
     # due while the last still works ends at once), not by a deployment concurrency limit:
     # Prefect's cancel-new path locked its SQLite database for the 60 s busy timeout.
-    runner.add_flow(export_report, name="export-report", tags=TAGS)
+    # The store tag tells a CLI whether this stack shares its job store (cli/stack_run.py).
+    runner.add_flow(export_report, name="export-report", tags=[*TAGS, settings.store_tag])
     runner.add_flow(
         cleanup_expired,
         name="cleanup-expired",

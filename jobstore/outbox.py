@@ -94,6 +94,24 @@ def claim_launches(
         )
 
 
+def claim_launch(engine: Engine, job_id: int, *, lease: timedelta) -> ExportJob | None:
+    """Lease one job that waits for its launch (the process that made it launches it now)."""
+    now = utcnow()
+    with engine.begin() as conn:
+        won = conn.execute(
+            update(ExportJob)
+            .where(ExportJob.id == job_id, *_waiting(now))
+            .values(
+                launch_claimed_until=now + lease,
+                launch_attempts=ExportJob.launch_attempts + 1,
+            )
+        ).rowcount
+    if not won:
+        return None
+    with Session(engine, expire_on_commit=False) as session:
+        return session.get(ExportJob, job_id)
+
+
 def record_launch(engine: Engine, job_id: int, flow_run_id: str) -> bool:
     """The job's flow run exists: remember it (a job already started or finished keeps its own)."""
     stmt = (

@@ -256,6 +256,19 @@ class Settings(BaseSettings):
         """PREFECT_HOME for every process we start: inside var/, never the user's home."""
         return self.var_dir / "prefect"
 
+    @property
+    def store_tag(self) -> str:
+        """A tag naming this job store and file storage (a digest, not the URLs).
+
+        The served export deployment carries it, so a process that hands a job to a stack
+        (the CLI) can tell that the stack reads the same job store and writes the same
+        storage as itself: a run only knows its job by id.
+        """
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.database_url}\n{self.storage_url}".encode()).hexdigest()
+        return f"job-store:{digest[:16]}"
+
 
 def prefect_database_connection_url(url: str) -> str:
     """A PostgreSQL URL as the Prefect server's asyncpg engine takes it (others unchanged)."""

@@ -268,6 +268,57 @@ async def read_run_states(flow_run_ids: Iterable[str]) -> dict[str, RunState]:
     return found
 
 
+def served_export_tags(api_url: str, timeout: float = 2.0) -> list[str] | None:
+    """The tags of the export deployment if something serves it at ``api_url`` now, else
+    None (plain HTTP, no Prefect import).
+
+    Prefect marks a deployment READY while a runner or worker polls for its runs (and
+    NOT_READY a minute after the last poll): a run launched then starts at once.
+    """
+    import httpx
+
+    try:
+        answer = httpx.get(
+            f"{api_url.rstrip('/')}/deployments/name/{EXPORT_DEPLOYMENT}", timeout=timeout
+        )
+        deployment = answer.json() if answer.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return None
+    if deployment.get("status") != "READY":
+        return None
+    return [str(tag) for tag in deployment.get("tags") or []]
+
+
+def launch_over_http(job: ExportJob, api_url: str, timeout: float = 10.0) -> str:
+    """:func:`launch` for a process that never imports Prefect (the CLI): its REST API.
+
+    The same run as :func:`launch` makes (deployment, parameters, name, tags, idempotency
+    key): importing Prefect's client costs a process a second, more than the export of a
+    day. Served deployments only (no work-pool queue); failures are LaunchError.
+    """
+    import httpx
+
+    base = api_url.rstrip("/")
+    try:
+        with httpx.Client(base_url=base, timeout=timeout) as http:
+            deployment = http.get(f"/deployments/name/{EXPORT_DEPLOYMENT}")
+            deployment.raise_for_status()
+            created = http.post(
+                f"/deployments/{deployment.json()['id']}/create_flow_run",
+                json={
+                    "name": f"export job {job.id}",
+                    "parameters": {"job_id": job.id},
+                    "tags": run_tags(job),
+                    "idempotency_key": idempotency_key(job),
+                    "state": {"type": "SCHEDULED", "name": "Scheduled"},
+                },
+            )
+            created.raise_for_status()
+            return str(created.json()["id"])
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        raise LaunchError(f"could not launch export job {job.id}: {type(exc).__name__}") from exc
+
+
 WEBHOOK_DEPLOYMENT = "deliver-webhooks/deliver-webhooks"
 
 

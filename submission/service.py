@@ -24,7 +24,7 @@ from catalog.fields import BIGINT_MAX
 from catalog.registry import ExportRequest, validate_request
 from jobstore.accounts import Principal
 from jobstore.models import ExportJob, JobState, LaunchMode
-from jobstore.store import create_job, create_job_once, get_job, job_engine
+from jobstore.store import create_job_once, get_job, job_engine
 from jobstore.transitions import mark_cancelled
 from report_exports.errors import NotFoundError, ServiceUnavailableError, ValidationError
 from storage.files import default_storage
@@ -136,27 +136,6 @@ async def submit(
             delivery.wake()
     (view,) = await views(declared, [job])
     return view, created
-
-
-def create_local_job(request: ExportRequest, account_id: int, requested_by: str) -> ExportJob:
-    """A job that the calling process runs itself (the CLI): no launch, no plan gate.
-
-    Operators run these from the command line; the reconciler fails one that its process
-    never started (``local_start_grace_seconds``).
-    """
-    engine = job_engine()
-    job = create_job(
-        engine,
-        surface=request.report.surface,
-        account_id=account_id,
-        report_type=request.report.name,
-        fmt=request.format,
-        params=request.params_json(),
-        requested_by=requested_by,
-        launch_mode=LaunchMode.LOCAL,
-    )
-    emit_export_event(engine, ExportEvent.CREATED, job)
-    return job
 
 
 async def views(

@@ -33,7 +33,7 @@ from flows import observe
 from flows.observe import artifact_key
 from jobstore.store import get_job, init_store, job_engine
 from submission.events import REFUSED, ExportEvent, emit_export_event, job_resource_id
-from submission.service import create_local_job
+from submission.operator_jobs import create_local_job
 from tests.factories import DECEMBER
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "demo_source")
