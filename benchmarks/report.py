@@ -39,6 +39,16 @@ the baseline: below 1 we are faster. `bench-all-events` and `bench-full-v21-all-
 the catalog's `full-v21` report without its account filter (registered only inside the
 benchmark's processes), so that an export can hold every row of the table."""
 
+WAIT_NOTES = """\
+One enterprise account's `full-v21` report over a date range, as its user waits for it, on a
+warm embedded stack (`benchmarks/wait_bench.py`): `api` is POST → status succeeded → file
+downloaded as `curl -O` asks (no compression), `api-gzip` the same as browsers ask; `cli` is
+`report-exports export` as a whole process, which hands the export to the running stack;
+`cli-local` runs the flow in its own process (`--local`). `psql-cells` is psql writing the
+COPY of the product's own cell SQL (the very cells of our CSV) to a file, `psql-raw` the same
+rows' raw columns, and `copy-floor` the cells' COPY thrown away by psql: the server's share,
+below which no CSV export of these rows can go. All in one run, rotated, medians."""
+
 
 def load_results(path: Path) -> dict[str, Any]:
     """What earlier runs stored (cases not measured again keep their numbers)."""
@@ -133,8 +143,15 @@ def render_markdown(stored: dict[str, Any]) -> str:
         if meta.get("note"):
             out += [f"  {meta['note']}"]
     out.append("")
-    for key in sorted(k for k in cases if "results" in cases[k]):
+    for key in sorted(k for k in cases if "results" in cases[k] and not k.startswith("wait-")):
         out += case_table(cases[key])
+    waits = sorted((cases[k]["case"]["expected_rows"], k) for k in cases if k.startswith("wait-"))
+    if waits:
+        from benchmarks.wait_bench import wait_table
+
+        out += ["## What a user waits for", "", WAIT_NOTES, ""]
+        for _, key in waits:
+            out += wait_table(cases[key])
     for key in ("api-latency", "api-concurrent"):
         if key in cases:
             out += api_table(key, cases[key])
@@ -293,6 +310,10 @@ def targets_table(cases: dict[str, Any]) -> list[str]:
                 fine,
             )
         )
+    if any(k.startswith("wait-") for k in cases):
+        from benchmarks.wait_bench import wait_targets
+
+        rows += wait_targets(cases)
     return ["| target | measured | met |", "|---|---|---|"] + [
         f"| {name} | {measured} | {'yes' if ok else '**no**'} |" for name, measured, ok in rows
     ]

@@ -39,7 +39,7 @@ from benchmarks.measure import BenchError, Result, Sample, free_port, run_proces
 from deployments.local_server import ALLOCATOR_ENV
 from report_exports.settings import PROJECT_ROOT
 
-GROUPS = ("csv", "xlsx", "pdf", "api", "concurrent")
+GROUPS = ("csv", "xlsx", "pdf", "api", "concurrent", "wait")
 BASELINE_CLI = {"postgresql": "psql", "sqlite": "sqlite3"}
 DEFAULT_PG = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres"
 
@@ -328,6 +328,14 @@ def main(argv: list[str] | None = None) -> None:
             url = prepare_source(source_url(pg, args.sizes[0], args), args.sizes[0])
             for key, outcome in run_api_cases(url, args).items():
                 stored["cases"][key] = {"api": outcome, "meta": meta}
+            write_results(stored, results_file, args.out)
+        if "wait" in args.groups:
+            from benchmarks.wait_bench import run_wait_cases
+
+            pg = "postgresql" if "postgresql" in args.backend_list else args.backend_list[0]
+            url = prepare_source(source_url(pg, args.sizes[-1], args), args.sizes[-1])
+            for key, outcome in run_wait_cases(url, args).items():
+                stored["cases"][key] = outcome | {"meta": meta}
             write_results(stored, results_file, args.out)
     finally:
         if started:

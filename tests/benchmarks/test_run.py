@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,43 @@ def test_skipped_baselines_leave_the_case_but_ours_stays() -> None:
     case = Case("k", "t", "sqlite:///x.db", "r", "csv", {}, 1, ("flow", "psql", "pandas-csv"))
     assert without(case, "pandas-csv,flow").contenders == ("flow", "psql")
     assert without(case, "").contenders == case.contenders
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_tiny_wait_run_times_every_way_a_user_waits(tmp_path: Path) -> None:
+    from tests.postgres import server_url
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REPORT_EXPORTS_"))}
+    out = tmp_path / "RESULTS.md"
+    args = ["--tiny", "--only", "wait", "--backends", "postgresql", "--pg-url", server_url()]
+    args += ["--var-dir", str(tmp_path / "var"), "--out", str(out)]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *args], cwd=ROOT, env=env, check=True, timeout=600
+    )
+
+    cases = json.loads((tmp_path / "results.json").read_text())["cases"]
+    keys = sorted(cases)
+    assert keys[-1] == "wait-pdf-" + keys[0].removeprefix("wait-csv-"), keys
+    assert "wait-csv-fixed" in cases
+    contenders = {r["contender"] for r in cases[keys[0]]["results"]}
+    assert contenders == {
+        "api",
+        "api-gzip",
+        "cli",
+        "cli-local",
+        "psql-cells",
+        "psql-raw",
+        "copy-floor",
+    }
+    # The CLI handed its export to the running stack; cli-local ran the flow itself.
+    jobs = sqlite3.connect(tmp_path / "var" / "jobs.db").execute(
+        "SELECT launch_mode, count(*) FROM export_jobs WHERE requested_by = 'cli' "
+        "AND state = 'succeeded' GROUP BY launch_mode"
+    )
+    assert dict(jobs.fetchall()) == {"deployment": 3, "local": 1}
+    text = out.read_text()
+    assert "## What a user waits for" in text
+    assert "| CLI fixed cost" in text and "through the API ≤ 3 s" in text
+    for row in ("api", "cli", "psql-cells", "copy-floor"):
+        assert f"| {row} |" in text
