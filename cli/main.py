@@ -82,11 +82,12 @@ def _run(request: ExportRequest, account: int, *, local: bool = False) -> None:
     from deployments.local_server import ensure_prefect_server, server_running, stop_server
 
     settings = get_settings()
-    ensure_demo_source(settings.source_url, settings.demo_rows)
-    # A stack that serves exports takes the job: this process only waits for it.
+    # A stack that serves exports takes the job (its own start made the demo source): this
+    # process only waits for it.
     if not local and (stack_url := serving_stack(settings)):
         _export(request, account, stack_url)
         return
+    ensure_demo_source(settings.source_url, settings.demo_rows)
     # A running stack's server (or a configured one) is used and left running; one started
     # here is stopped when the export ends, so the CLI leaves no process behind.
     started = not server_running(settings)
