@@ -336,8 +336,10 @@ def schedule_webhook_delivery(key: str, at: datetime | None = None) -> bool:
 
     due = at or datetime.now(UTC)
     try:
+        # Two retries ride out a busy SQLite server's 503 (0.1 s, then 0.4 s: the server's
+        # Retry-After); a process with no server is refused at once (never retried).
         with (
-            temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}),
+            temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 2}),
             get_client(sync_client=True) as client,
         ):
             deployment = client.read_deployment_by_name(WEBHOOK_DEPLOYMENT)
