@@ -78,8 +78,6 @@ def build_params(
 
 def _run(request: ExportRequest, account: int, *, local: bool = False) -> None:
     from cli.stack_run import serving_stack
-    from demo_data.generate import ensure_demo_source
-    from deployments.local_server import ensure_prefect_server, server_running, stop_server
 
     settings = get_settings()
     # A stack that serves exports takes the job (its own start made the demo source): this
@@ -87,6 +85,9 @@ def _run(request: ExportRequest, account: int, *, local: bool = False) -> None:
     if not local and (stack_url := serving_stack(settings)):
         _export(request, account, stack_url)
         return
+    from demo_data.generate import ensure_demo_source
+    from deployments.local_server import ensure_prefect_server, server_running, stop_server
+
     ensure_demo_source(settings.source_url, settings.demo_rows)
     # A running stack's server (or a configured one) is used and left running; one started
     # here is stopped when the export ends, so the CLI leaves no process behind.

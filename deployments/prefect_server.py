@@ -10,6 +10,13 @@ every such 503 carries a ``Retry-After`` that starts at 0.1 s and grows fourfold
 tenth of a second, and a database that stays locked still gets a backoff (five retries
 cover 34 s), not a storm.
 
+On SQLite it also opens every write transaction with ``BEGIN IMMEDIATE``: Prefect does so
+for the writes it found racing (a run's state, a deployment's readiness) because "a
+deferred transaction that reads first cannot be upgraded to a write if another connection
+commits in between and fails immediately with 'database is locked'"; the rest (creating a
+flow run from a deployment among them) failed that way, at once, whenever another write
+was under way. Taking the lock first, a write waits its turn instead (the busy timeout).
+
 Run as ``python -m deployments.prefect_server --host H --port P`` by
 ``deployments.local_server.start_server``; it serves what ``prefect server start`` serves
 (API, UI, background services) with the settings of the environment.
@@ -76,10 +83,35 @@ class RetrySoon:
         return f"{seconds:.2f}"
 
 
+def write_transactions_take_the_lock_first() -> bool:
+    """SQLite write transactions begin IMMEDIATE (see the module doc); False if Prefect's
+    configuration no longer looks as expected (then it is left alone)."""
+    import inspect
+
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    original = AioSqliteConfiguration.begin_transaction
+    if getattr(original, "takes_lock_first", False):
+        return True
+    if '"IMMEDIATE" if with_for_update else "DEFERRED"' not in inspect.getsource(original):
+        return False
+
+    def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> Any:
+        return original(self, session, with_for_update=True)
+
+    begin_transaction.takes_lock_first = True  # type: ignore[attr-defined]
+    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
+    return True
+
+
 def create_app() -> ASGIApp:
     """Prefect's server app (API, UI, services), wrapped in :class:`RetrySoon`."""
     from prefect.server.api.server import create_app as create_prefect_app
 
+    if not write_transactions_take_the_lock_first():
+        import logging
+
+        logging.getLogger(__name__).warning("Prefect's SQLite transactions left as they are")
     return RetrySoon(create_prefect_app(final=True))
 
 

@@ -268,6 +268,15 @@ async def read_run_states(flow_run_ids: Iterable[str]) -> dict[str, RunState]:
     return found
 
 
+def _rest_client(api_url: str, timeout: float) -> Any:
+    """An httpx client for Prefect's REST API; over plain http it loads no CA bundle (there
+    is no TLS to verify, and reading the bundle is most of a short command's HTTP time)."""
+    import httpx
+
+    plain = api_url.startswith("http://")
+    return httpx.Client(base_url=api_url.rstrip("/"), timeout=timeout, verify=not plain)
+
+
 def served_export_tags(api_url: str, timeout: float = 2.0) -> list[str] | None:
     """The tags of the export deployment if something serves it at ``api_url`` now, else
     None (plain HTTP, no Prefect import).
@@ -278,9 +287,8 @@ def served_export_tags(api_url: str, timeout: float = 2.0) -> list[str] | None:
     import httpx
 
     try:
-        answer = httpx.get(
-            f"{api_url.rstrip('/')}/deployments/name/{EXPORT_DEPLOYMENT}", timeout=timeout
-        )
+        with _rest_client(api_url, timeout) as http:
+            answer = http.get(f"/deployments/name/{EXPORT_DEPLOYMENT}")
         deployment = answer.json() if answer.status_code == 200 else {}
     except (httpx.HTTPError, ValueError):
         return None
@@ -298,9 +306,8 @@ def launch_over_http(job: ExportJob, api_url: str, timeout: float = 10.0) -> str
     """
     import httpx
 
-    base = api_url.rstrip("/")
     try:
-        with httpx.Client(base_url=base, timeout=timeout) as http:
+        with _rest_client(api_url, timeout) as http:
             deployment = http.get(f"/deployments/name/{EXPORT_DEPLOYMENT}")
             deployment.raise_for_status()
             created = http.post(

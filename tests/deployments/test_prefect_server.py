@@ -67,3 +67,27 @@ def test_the_session_server_is_prefects_app_behind_it(prefect_server: str) -> No
     ]
     assert httpx.get(f"{prefect_server}/health", timeout=15).json() is True
     assert httpx.get(f"{prefect_server}/admin/version", timeout=15).status_code == 200
+
+
+def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
+    """Every write transaction takes SQLite's write lock first (no deferred upgrade)."""
+    from prefect.server.database.configurations import SQLITE_BEGIN_MODE, AioSqliteConfiguration
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    from deployments.prefect_server import write_transactions_take_the_lock_first
+
+    assert write_transactions_take_the_lock_first()
+    assert write_transactions_take_the_lock_first(), "a second call changes nothing"
+    config = AioSqliteConfiguration(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
+
+    async def modes() -> list[str | None]:
+        engine = create_async_engine(config.connection_url)
+        seen = []
+        async with AsyncSession(engine) as session:
+            for for_update in (False, True):
+                async with config.begin_transaction(session, with_for_update=for_update):
+                    seen.append(SQLITE_BEGIN_MODE.get())
+        await engine.dispose()
+        return seen
+
+    assert asyncio.run(modes()) == ["IMMEDIATE", "IMMEDIATE"]
