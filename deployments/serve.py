@@ -17,6 +17,7 @@ import logging
 from datetime import timedelta
 
 from deployments.flow_processes import use_warm_flow_processes
+from deployments.runner_nudge import nudges
 from report_exports.settings import get_settings
 
 CLEANUP_EVERY = timedelta(minutes=10)
@@ -73,8 +74,14 @@ def main() -> None:
     # slugs), and the sync puts back any Prefect lost (a fresh database).
     runner.add_flow(recurring_export, name="recurring-export", tags=[*TAGS, "recurring"])
     sync_account_schedules()
+
+    async def serve() -> None:
+        # Launchers nudge the runner as they create a run (deployments/runner_nudge.py).
+        async with nudges(settings.runner_socket, runner._get_and_submit_flow_runs):
+            await runner.start()
+
     try:
-        asyncio.run(runner.start())
+        asyncio.run(serve())
     except (KeyboardInterrupt, TerminationSignal) as exc:
         logger.info("received %s, shutting down", type(exc).__name__)
 

@@ -257,6 +257,11 @@ class Settings(BaseSettings):
         return self.var_dir / "prefect"
 
     @property
+    def runner_socket(self) -> Path:
+        """Where the served runner listens for "a run was just created: look now"."""
+        return self.var_dir / "serve.sock"
+
+    @property
     def store_tag(self) -> str:
         """A tag naming this job store and file storage (a digest, not the URLs).
 

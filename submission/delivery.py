@@ -31,7 +31,7 @@ from jobstore.store import get_job, job_engine
 from jobstore.transitions import mark_failed
 from report_exports import failpoints
 from report_exports.settings import get_settings
-from submission.launcher import LaunchError, cancel, close_client, launch
+from submission.launcher import LaunchError, cancel, close_client, launch, nudge_runner
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ async def _launch_one(job: ExportJob, report: DeliveryReport) -> None:
             report.retrying.append(job.id)
         return
     await to_thread.run_sync(record_launch, engine, job.id, flow_run_id)
+    nudge_runner()
     report.launched.append(job.id)
     current = await to_thread.run_sync(get_job, engine, job.id)
     if current.state == JobState.CANCELLED:  # cancelled while its run was being made

@@ -16,7 +16,7 @@ from jobstore.models import ExportJob, LaunchMode, utcnow
 from jobstore.outbox import claim_launch, record_launch, retry_launch_at
 from jobstore.store import create_job, get_job, job_engine
 from submission.events import ExportEvent, emit_export_event
-from submission.launcher import LaunchError, launch_over_http
+from submission.launcher import LaunchError, launch_over_http, nudge_runner
 
 logger = logging.getLogger(__name__)
 
@@ -70,4 +70,5 @@ def submit_to_stack(
         retry_launch_at(engine, job.id, utcnow())
         return get_job(engine, job.id)
     record_launch(engine, job.id, flow_run_id)
+    nudge_runner()
     return get_job(engine, job.id)
