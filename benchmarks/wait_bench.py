@@ -247,7 +247,7 @@ class PeakSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.02):
             for pid in set(self._descendants()) - self.before:
-                with contextlib.suppress(OSError, ValueError):
+                with contextlib.suppress(OSError, ValueError, IndexError):
                     status = Path(f"/proc/{pid}/status").read_text()
                     kb = int(status.split("VmHWM:")[1].split()[0])
                     self.peaks[pid] = max(self.peaks.get(pid, 0), kb)
