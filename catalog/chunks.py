@@ -48,6 +48,20 @@ def _label(value: datetime | int) -> str:
     return str(value)
 
 
+def balanced_target(total_rows: int, target_rows: int, parallel: int) -> int:
+    """Rows per chunk so that the chunks fill whole rounds of ``parallel`` extractions.
+
+    At most ``target_rows`` a chunk (memory is bounded by it), as few rounds as that
+    allows, and every round full: 652k rows at 250k on two workers made chunks of 250k,
+    250k and 152k, so one worker extracted 400k rows while the other waited; four chunks
+    of 163k take two even rounds (326k each).
+    """
+    if total_rows <= 0 or parallel <= 1:
+        return target_rows
+    rounds = math.ceil(total_rows / (target_rows * parallel))
+    return max(1, math.ceil(total_rows / (rounds * parallel)))
+
+
 def day_start(day: date) -> datetime:
     """Midnight at the start of ``day`` (naive UTC)."""
     return datetime.combine(day, time.min)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.chunks import Chunk, plan_key_ranges, plan_time_windows
+from catalog.chunks import Chunk, balanced_target, plan_key_ranges, plan_time_windows
 
 BASE = datetime(2025, 11, 1)
 moments = st.integers(min_value=0, max_value=90 * 86400).map(lambda s: BASE + timedelta(seconds=s))
@@ -104,3 +105,25 @@ def test_a_small_remainder_joins_the_last_chunk() -> None:
         (1, 3, 200),
         (3, 6, 220),
     ]
+
+
+def test_balanced_targets_fill_whole_rounds_of_workers() -> None:
+    assert balanced_target(652_270, 250_000, 2) == 163_068  # four chunks, two even rounds
+    assert balanced_target(500_000, 250_000, 2) == 250_000  # two chunks already fill a round
+    assert balanced_target(100_000, 250_000, 2) == 50_000  # both workers, not one
+    assert balanced_target(652_270, 250_000, 1) == 250_000  # one worker: the target as is
+    assert balanced_target(0, 250_000, 2) == 250_000
+
+
+@given(
+    total=st.integers(min_value=1, max_value=50_000_000),
+    target=st.integers(min_value=1, max_value=1_000_000),
+    parallel=st.integers(min_value=1, max_value=16),
+)
+def test_balanced_targets_never_exceed_the_target_nor_add_rounds(
+    total: int, target: int, parallel: int
+) -> None:
+    balanced = balanced_target(total, target, parallel)
+    assert 1 <= balanced <= target
+    rounds = lambda size: math.ceil(math.ceil(total / size) / parallel)  # noqa: E731
+    assert rounds(balanced) == rounds(target)

@@ -126,7 +126,7 @@ def test_a_chunk_that_fails_once_is_retried_and_the_job_succeeds(
     assert len(extracts) == job.parts_total
     assert sorted(r.run_count for r in extracts)[-1] == 2, "one chunk ran twice"
     assert all(r.state.is_completed() for r in extracts)
-    assert "extract 0000 2025-12-01..12-08" in " ".join(r.name for r in extracts)
+    assert any(r.name.startswith("extract 0000 2025-12-01..12-") for r in extracts)
 
 
 def test_a_permanent_failure_is_recorded_and_nothing_is_published(sqlalchemy_reader) -> None:
