@@ -48,7 +48,9 @@ logger = logging.getLogger(__name__)
 # Then what a run imports on its way (a small export's run imported them for ~0.1 s of
 # CPU): Prefect's engines, artifacts and the graph support a task call asks for, anyio's
 # asyncio backend, the surfaces (a job's webhook event is rendered as its surface shows it).
-# WeasyPrint stays out: it loads only for PDF exports (~50 MB a process).
+# And the PDF renderer: WeasyPrint took ~0.65 s of CPU to import in every PDF run, while the
+# chunks and the database needed both cores; imported once here, its pages are shared by
+# every fork (a run's RSS counts them, its own memory does not grow).
 PRELOAD = (
     "flows.export_report",
     "flows.cleanup_expired",
@@ -77,6 +79,7 @@ PRELOAD = (
     "fsspec.implementations.chained",
     "surfaces.registry",
     "surfaces.links",
+    "tasks.render_pdf",
     "deployments.fork_preload",  # last: prepare_fork_server, after everything is imported
 )
 
