@@ -48,18 +48,26 @@ def _label(value: datetime | int) -> str:
     return str(value)
 
 
+MIN_SPLIT_ROWS = 20_000
+"""Below this many rows a chunk is not split further to keep a worker busy: a chunk costs
+a task run and a query of its own (tens of milliseconds), more than such a slice saves."""
+
+
 def balanced_target(total_rows: int, target_rows: int, parallel: int) -> int:
     """Rows per chunk so that the chunks fill whole rounds of ``parallel`` extractions.
 
     At most ``target_rows`` a chunk (memory is bounded by it), as few rounds as that
     allows, and every round full: 652k rows at 250k on two workers made chunks of 250k,
     250k and 152k, so one worker extracted 400k rows while the other waited; four chunks
-    of 163k take two even rounds (326k each).
+    of 163k take two even rounds (326k each). Small exports are not cut below
+    :data:`MIN_SPLIT_ROWS` a chunk to fill a round.
     """
     if total_rows <= 0 or parallel <= 1:
         return target_rows
-    rounds = math.ceil(total_rows / (target_rows * parallel))
-    return max(1, math.ceil(total_rows / (rounds * parallel)))
+    needed = math.ceil(total_rows / target_rows)
+    rounds = math.ceil(needed / parallel)
+    chunks = max(needed, min(rounds * parallel, max(1, total_rows // MIN_SPLIT_ROWS)))
+    return max(1, math.ceil(total_rows / chunks))
 
 
 def day_start(day: date) -> datetime:

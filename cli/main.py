@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from report_exports.errors import ValidationError
 from report_exports.settings import get_settings
 from surfaces.base import Surface
 from surfaces.registry import get_surface
+
+if TYPE_CHECKING:
+    from cli.stack_run import ServingStack
 
 app = typer.Typer(
     help="Report Exports: reliable background exports as CSV, Excel or PDF.",
@@ -82,8 +85,8 @@ def _run(request: ExportRequest, account: int, *, local: bool = False) -> None:
     settings = get_settings()
     # A stack that serves exports takes the job (its own start made the demo source): this
     # process only waits for it.
-    if not local and (stack_url := serving_stack(settings)):
-        _export(request, account, stack_url)
+    if not local and (stack := serving_stack(settings)):
+        _export(request, account, stack)
         return
     from demo_data.generate import ensure_demo_source
     from deployments.local_server import ensure_prefect_server, server_running, stop_server
@@ -102,7 +105,7 @@ def _run(request: ExportRequest, account: int, *, local: bool = False) -> None:
             stop_server(settings)
 
 
-def _export(request: ExportRequest, account: int, stack_url: str | None) -> None:
+def _export(request: ExportRequest, account: int, stack: ServingStack | None) -> None:
     from cli.local_run import bar_fields, file_location, run_export_locally
     from cli.stack_run import StackGone, run_export_on_stack
 
@@ -124,10 +127,10 @@ def _export(request: ExportRequest, account: int, stack_url: str | None) -> None
             bar.update(task, **bar_fields(job))
 
         try:
-            if stack_url is None:
+            if stack is None:
                 job = run_export_locally(request, account, on_progress=progress)
             else:
-                job = run_export_on_stack(request, account, stack_url, on_progress=progress)
+                job = run_export_on_stack(request, account, stack, on_progress=progress)
         except StackGone as gone:
             err.print(
                 f"[yellow]The stack stopped serving exports; export job {gone.job.id} is "

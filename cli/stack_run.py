@@ -10,14 +10,15 @@ it costs what the export costs, not a second or two of imports and a flow run of
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from catalog.registry import ExportRequest
 from cli.local_run import ProgressCallback
 from jobstore.models import ExportJob
 from jobstore.store import get_job, init_store, job_engine
 from report_exports.settings import Settings
-from submission.launcher import served_export_tags
 from submission.operator_jobs import submit_to_stack
+from submission.prefect_rest import served_export_deployment
 
 READY_CHECK_SECONDS = 5.0
 
@@ -30,18 +31,28 @@ class StackGone(RuntimeError):
         self.job = job
 
 
-def serving_stack(settings: Settings) -> str | None:
-    """The Prefect API URL of a stack that serves exports on this process's job store and
-    storage now, or None (the export runs here)."""
+@dataclass(frozen=True)
+class ServingStack:
+    """A stack serving exports on this process's job store: its API and deployment."""
+
+    api_url: str
+    deployment_id: str
+
+
+def serving_stack(settings: Settings) -> ServingStack | None:
+    """The stack that serves exports on this process's job store and storage now, or None
+    (the export runs here)."""
     api_url = settings.prefect_api_url or f"http://127.0.0.1:{settings.prefect_port}/api"
-    tags = served_export_tags(api_url, timeout=1.0)
-    return api_url if tags is not None and settings.store_tag in tags else None
+    deployment = served_export_deployment(api_url, timeout=1.0)
+    if deployment is None or settings.store_tag not in (deployment.get("tags") or []):
+        return None
+    return ServingStack(api_url, str(deployment["id"]))
 
 
 def run_export_on_stack(
     request: ExportRequest,
     account_id: int,
-    api_url: str,
+    stack: ServingStack,
     *,
     on_progress: ProgressCallback | None = None,
     poll_seconds: float = 0.05,
@@ -53,7 +64,7 @@ def run_export_on_stack(
     """
     engine = job_engine()
     init_store(engine)
-    job = submit_to_stack(request, account_id, "cli", api_url)
+    job = submit_to_stack(request, account_id, "cli", stack.api_url, stack.deployment_id)
     checked = time.monotonic()
     while not job.is_terminal:
         time.sleep(poll_seconds)
@@ -62,6 +73,6 @@ def run_export_on_stack(
             on_progress(job)
         if time.monotonic() - checked > READY_CHECK_SECONDS:
             checked = time.monotonic()
-            if not job.is_terminal and served_export_tags(api_url) is None:
+            if not job.is_terminal and served_export_deployment(stack.api_url) is None:
                 raise StackGone(job)
     return job

@@ -31,7 +31,8 @@ from jobstore.store import get_job, job_engine
 from jobstore.transitions import mark_failed
 from report_exports import failpoints
 from report_exports.settings import get_settings
-from submission.launcher import LaunchError, cancel, close_client, launch, nudge_runner
+from submission.launcher import LaunchError, cancel, close_client, launch
+from submission.nudge import nudge_runner
 
 logger = logging.getLogger(__name__)
 

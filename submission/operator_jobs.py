@@ -16,7 +16,9 @@ from jobstore.models import ExportJob, LaunchMode, utcnow
 from jobstore.outbox import claim_launch, record_launch, retry_launch_at
 from jobstore.store import create_job, get_job, job_engine
 from submission.events import ExportEvent, emit_export_event
-from submission.launcher import LaunchError, launch_over_http, nudge_runner
+from submission.launcher import LaunchError
+from submission.nudge import nudge_runner
+from submission.prefect_rest import launch_over_http
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,11 @@ def create_local_job(request: ExportRequest, account_id: int, requested_by: str)
 
 
 def submit_to_stack(
-    request: ExportRequest, account_id: int, requested_by: str, prefect_api_url: str
+    request: ExportRequest,
+    account_id: int,
+    requested_by: str,
+    prefect_api_url: str,
+    deployment_id: str,
 ) -> ExportJob:
     """A job for the served deployment, launched now; the job row as it stands after.
 
@@ -64,7 +70,7 @@ def submit_to_stack(
     if claimed is None:  # another launcher took it already
         return get_job(engine, job.id)
     try:
-        flow_run_id = launch_over_http(claimed, prefect_api_url)
+        flow_run_id = launch_over_http(claimed, prefect_api_url, deployment_id)
     except LaunchError as exc:
         logger.warning("job %s: launch failed, left to the stack: %s", job.id, exc)
         retry_launch_at(engine, job.id, utcnow())

@@ -112,6 +112,8 @@ def test_balanced_targets_fill_whole_rounds_of_workers() -> None:
     assert balanced_target(500_000, 250_000, 2) == 250_000  # two chunks already fill a round
     assert balanced_target(100_000, 250_000, 2) == 50_000  # both workers, not one
     assert balanced_target(652_270, 250_000, 1) == 250_000  # one worker: the target as is
+    assert balanced_target(834, 250_000, 2) == 834  # a day's export: one chunk, not two
+    assert balanced_target(30_000, 250_000, 2) == 30_000  # halves would be under 20k
     assert balanced_target(0, 250_000, 2) == 250_000
 
 

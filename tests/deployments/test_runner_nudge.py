@@ -11,7 +11,7 @@ import pytest
 
 from deployments.runner_nudge import nudges
 from report_exports.settings import get_settings
-from submission.launcher import nudge_runner
+from submission.nudge import nudge_runner
 
 
 @pytest.fixture
