@@ -56,7 +56,7 @@ a task run and a query of its own (tens of milliseconds), more than such a slice
 def balanced_target(total_rows: int, target_rows: int, parallel: int) -> int:
     """Rows per chunk so that the chunks fill whole rounds of ``parallel`` extractions.
 
-    At most ``target_rows`` a chunk (memory is bounded by it), as few rounds as that
+    About ``target_rows`` a chunk at most (memory is bounded by it), as few rounds as that
     allows, and every round full: 652k rows at 250k on two workers made chunks of 250k,
     250k and 152k, so one worker extracted 400k rows while the other waited; four chunks
     of 163k take two even rounds (326k each). Small exports are not cut below
@@ -64,7 +64,9 @@ def balanced_target(total_rows: int, target_rows: int, parallel: int) -> int:
     """
     if total_rows <= 0 or parallel <= 1:
         return target_rows
-    needed = math.ceil(total_rows / target_rows)
+    # As plan_time_windows packs them: a remainder under a quarter of the target joins the
+    # last chunk instead of making one more (1.0M rows at 250k are four chunks, not five).
+    needed = max(1, math.ceil((total_rows - target_rows / 4) / target_rows))
     rounds = math.ceil(needed / parallel)
     chunks = max(needed, min(rounds * parallel, max(1, total_rows // MIN_SPLIT_ROWS)))
     return max(1, math.ceil(total_rows / chunks))
