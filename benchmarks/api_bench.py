@@ -40,23 +40,28 @@ PHASES = (
 )
 
 
-def run_api_cases(source_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    """Start the stack, warm it up, then the sequential and the concurrent measurements."""
+def start_bench_stack(source_url: str) -> tuple[Any, dict[str, dict[str, str]], Any]:
+    """The embedded stack over ``source_url`` on free ports: (stack, demo keys, settings)."""
     from demo_data.accounts import seed_accounts
     from deployments.stack import start_stack
     from jobstore.store import init_store, job_engine
     from report_exports.settings import get_settings
 
-    day, rows = day_near(daily_counts(source_url, "full", WHOLE_PERIOD, 1), SMALL_ROWS)
     os.environ["REPORT_EXPORTS_SOURCE_URL"] = source_url
     os.environ["REPORT_EXPORTS_API_PORT"] = str(free_port())
     get_settings.cache_clear()
     settings = get_settings()
     init_store(job_engine())
     keys = seed_accounts(job_engine(), settings.var_dir / "demo-api-keys.json")
+    return start_stack(settings), keys, settings
+
+
+def run_api_cases(source_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Start the stack, warm it up, then the sequential and the concurrent measurements."""
+    day, rows = day_near(daily_counts(source_url, "full", WHOLE_PERIOD, 1), SMALL_ROWS)
     body = {"report_type": "full", "format": "csv", "env": "live", "from": day, "to": day}
+    stack, keys, settings = start_bench_stack(source_url)
     logs = settings.var_dir / "log"
-    stack = start_stack(settings)
     outcomes: dict[str, dict[str, Any]] = {}
     try:
         headers = {"authorization": f"Bearer {keys['acme']['admin']}"}

@@ -36,7 +36,7 @@ from benchmarks.cases import (
     ordered_statement,
     range_for_rows,
 )
-from benchmarks.measure import BenchError, Result, Sample, free_port, run_process
+from benchmarks.measure import BenchError, Result, Sample, run_process
 
 REPORT = "full-v21"
 ACCOUNT = 3  # initech, the enterprise account of the demo (a range of up to 1096 days)
@@ -81,56 +81,45 @@ def _case(
     )
 
 
-_serve_pid = 0
-
-
 def run_wait_cases(source_url: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Start the stack on the source, then every case, ``args.runs`` times each."""
-    from demo_data.accounts import seed_accounts
-    from deployments.stack import start_stack
-    from jobstore.store import init_store, job_engine
-    from report_exports.settings import get_settings
+    from benchmarks.api_bench import start_bench_stack
 
-    os.environ["REPORT_EXPORTS_SOURCE_URL"] = source_url
-    os.environ["REPORT_EXPORTS_API_PORT"] = str(free_port())
-    get_settings.cache_clear()
-    settings = get_settings()
-    init_store(job_engine())
-    keys = seed_accounts(job_engine(), settings.var_dir / "demo-api-keys.json")
+    stack, keys, settings = start_bench_stack(source_url)
     work = settings.var_dir / "out"
-    stack = start_stack(settings)
-    global _serve_pid
-    _serve_pid = stack.processes[0].pid
+    serve_pid = stack.processes[0].pid  # flow runs are forks under it
     outcomes: dict[str, dict[str, Any]] = {}
     try:
         headers = {"authorization": f"Bearer {keys['initech']['admin']}"}
         with httpx.Client(base_url=stack.api_url, headers=headers, timeout=600) as client:
             cases = wait_cases(source_url)
             for _ in range(2):  # the served process, the API's imports, the source's caches
-                _api_export(client, cases[0], cases[0].params, gzip=False)
+                _api_export(client, cases[0], cases[0].params, serve_pid, gzip=False)
             for case in cases:
                 print(f"{case.title}", flush=True)
-                results = _run_case(case, args.runs, client, work)
+                results = _run_case(case, args.runs, client, work, serve_pid)
                 outcomes[case.key] = {"case": case.__dict__, "results": results}
     finally:
         stack.stop()
     return outcomes
 
 
-def _run_case(case: Case, runs: int, client: httpx.Client, work: Path) -> list[dict[str, Any]]:
+def _run_case(
+    case: Case, runs: int, client: httpx.Client, work: Path, serve_pid: int
+) -> list[dict[str, Any]]:
     results = {c: Result(c) for c in case.contenders}
     order = list(case.contenders)
     for run in range(runs):
         for contender in order[run % len(order) :] + order[: run % len(order)]:
-            sample = _sample(case, contender, client, work)
+            sample = _sample(case, contender, client, work, serve_pid)
             results[contender].samples.append(sample)
             print(f"  {case.key} run {run + 1} {contender}: {sample.wall_s:.2f} s", flush=True)
     return [r.to_json() for r in results.values()]
 
 
-def _sample(case: Case, contender: str, client: httpx.Client, work: Path) -> Sample:
+def _sample(case: Case, contender: str, client: httpx.Client, work: Path, serve_pid: int) -> Sample:
     if contender.startswith("api"):
-        return _api_export(client, case, case.params, gzip=contender == "api-gzip")
+        return _api_export(client, case, case.params, serve_pid, gzip=contender == "api-gzip")
     log = work / "log" / f"{case.key}-{contender}.log"
     if contender.startswith("cli"):
         argv = [CLI, "export", "--report", REPORT, "--format", case.fmt, "--env", "live"]
@@ -189,12 +178,14 @@ def _lines(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
 
 
-def _api_export(client: httpx.Client, case: Case, params: dict[str, Any], *, gzip: bool) -> Sample:
+def _api_export(
+    client: httpx.Client, case: Case, params: dict[str, Any], serve_pid: int, *, gzip: bool
+) -> Sample:
     """POST → succeeded → downloaded; the row count checked on the job row."""
     from jobstore.store import get_job, job_engine
 
     body = {"report_type": REPORT, "format": case.fmt} | params
-    with PeakSampler(_serve_pid) as flow_runs:
+    with PeakSampler(serve_pid) as flow_runs:
         started = time.perf_counter()
         created = client.post("/api/reports/exports", json=body)
         created.raise_for_status()

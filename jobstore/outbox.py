@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from jobstore.models import ExportJob, JobState, LaunchMode, utcnow
@@ -39,6 +39,19 @@ def launched_unfinished(engine: Engine) -> int:
     )
     with Session(engine) as session:
         return int(session.execute(stmt).scalar_one())
+
+
+def _claim(conn: Connection, job_id: int, lease: timedelta, now: datetime) -> bool:
+    """One guarded UPDATE: the job is this launcher's until ``now + lease`` if it waits."""
+    won = conn.execute(
+        update(ExportJob)
+        .where(ExportJob.id == job_id, *_waiting(now))
+        .values(
+            launch_claimed_until=now + lease,
+            launch_attempts=ExportJob.launch_attempts + 1,
+        )
+    ).rowcount
+    return bool(won)
 
 
 def claim_launches(
@@ -71,19 +84,8 @@ def claim_launches(
     )
     with Session(engine) as session:
         candidates = list(session.scalars(stmt))
-    claimed: list[int] = []
     with engine.begin() as conn:
-        for job_id in candidates:
-            won = conn.execute(
-                update(ExportJob)
-                .where(ExportJob.id == job_id, *_waiting(now))
-                .values(
-                    launch_claimed_until=now + lease,
-                    launch_attempts=ExportJob.launch_attempts + 1,
-                )
-            ).rowcount
-            if won:
-                claimed.append(job_id)
+        claimed = [job_id for job_id in candidates if _claim(conn, job_id, lease, now)]
     if not claimed:
         return []
     with Session(engine, expire_on_commit=False) as session:
@@ -96,18 +98,9 @@ def claim_launches(
 
 def claim_launch(engine: Engine, job_id: int, *, lease: timedelta) -> ExportJob | None:
     """Lease one job that waits for its launch (the process that made it launches it now)."""
-    now = utcnow()
     with engine.begin() as conn:
-        won = conn.execute(
-            update(ExportJob)
-            .where(ExportJob.id == job_id, *_waiting(now))
-            .values(
-                launch_claimed_until=now + lease,
-                launch_attempts=ExportJob.launch_attempts + 1,
-            )
-        ).rowcount
-    if not won:
-        return None
+        if not _claim(conn, job_id, lease, utcnow()):
+            return None
     with Session(engine, expire_on_commit=False) as session:
         return session.get(ExportJob, job_id)
 
