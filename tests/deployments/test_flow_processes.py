@@ -64,7 +64,7 @@ VERSION_CHECK = textwrap.dedent(
     """
     import os, prefect
     from prefect._internal import version_checking
-    from deployments.flow_processes import _check_server_version_once
+    from deployments.fork_server import _check_server_version_once
     url = os.environ["PREFECT_API_URL"]
     key = version_checking._api_version_check_key(url, prefect.__version__)
     before = version_checking._is_api_version_check_cached(key)
@@ -126,3 +126,45 @@ def test_served_exports_run_in_forks_of_the_preloaded_server(stack) -> None:
     assert status == "succeeded"
     assert forked, "no flow-run process was forked from the fork server"
     assert not cold, f"a flow run started as a new interpreter: {cold[:1]}"
+
+
+SETTINGS_CACHE = textwrap.dedent(
+    """
+    import json, time
+    from prefect.context import SettingsContext
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from deployments.flow_processes import remember_settings_serialisation
+
+    def both():
+        return (get_current_settings().to_environment_variables(exclude_unset=True),
+                SettingsContext.get().serialize())
+    before = both()
+    remember_settings_serialisation()
+    first, second = both(), both()
+    second[0]["PREFECT_API_URL"] = "mutated by a caller"  # answers are copies
+    with temporary_settings({PREFECT_API_URL: "http://elsewhere:1/api"}):
+        changed = both()
+    start = time.perf_counter()
+    for _ in range(20):
+        both()
+    per_run = (time.perf_counter() - start) / 20
+    print(json.dumps({"same": before == first == both(), "changed_url":
+                      changed[0].get("PREFECT_API_URL"), "per_run_ms": per_run * 1000}))
+    """
+)
+
+
+def test_the_runner_serialises_unchanged_settings_once(prefect_server) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_CACHE],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert facts["same"], "the remembered serialisation is the one Prefect makes"
+    assert facts["changed_url"] == "http://elsewhere:1/api", "new settings are serialised anew"
+    print(f"settings for a run: {facts['per_run_ms']:.2f} ms")
