@@ -51,7 +51,7 @@ def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, t
     # The fork server was prepared before it forked: what it imported is out of the
     # collector's reach, and the run does not wait on Prefect's suspension watch.
     assert facts["frozen_objects"] > 50_000
-    assert facts["suspension_watch"] == "deployments.flow_processes"
+    assert facts["suspension_watch"] == "deployments.fork_server"
     # Prefect's clients in the run share the fork server's TLS context (still verifying),
     # and the rest of the process keeps the ssl module as it is.
     assert facts["tls_stand_in"] == "_SharedTLSContexts"
