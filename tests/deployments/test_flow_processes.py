@@ -29,10 +29,11 @@ DRIVER = textwrap.dedent(
 )
 
 
-def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, tmp_path) -> None:
-    out = tmp_path / "facts.json"
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a new interpreter of this project (it changes Prefect for good); it must
+    succeed."""
     done = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(out)],
+        [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -40,6 +41,12 @@ def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, t
         timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_prefect_runs_a_flow_in_a_fork_of_the_preloaded_server(prefect_server, tmp_path) -> None:
+    out = tmp_path / "facts.json"
+    done = _python(DRIVER, str(out))
     started = json.loads(done.stdout.strip().splitlines()[-1])
     assert started["context"] == "ForkServerContext"
     assert started["kind"] == "ForkServerProcess" and started["exitcode"] == 0
@@ -75,15 +82,7 @@ VERSION_CHECK = textwrap.dedent(
 
 
 def test_the_fork_server_checks_the_prefect_server_version_for_its_runs(prefect_server) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", VERSION_CHECK],
-        cwd=ROOT,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _python(VERSION_CHECK)
     assert done.stdout.split() == ["False", "True"], "checked once, before any run forks"
 
 
@@ -155,15 +154,7 @@ SETTINGS_CACHE = textwrap.dedent(
 
 
 def test_the_runner_serialises_unchanged_settings_once(prefect_server) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SETTINGS_CACHE],
-        cwd=ROOT,
-        env=os.environ | {"PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _python(SETTINGS_CACHE)
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts["same"], "the remembered serialisation is the one Prefect makes"
     assert facts["changed_url"] == "http://elsewhere:1/api", "new settings are serialised anew"
